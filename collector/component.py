@@ -1,0 +1,96 @@
+"""The interfaces every pipeline stage implements, and the factory that builds one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+# The one unit that flows between stages: OTLP's "a bunch of resource spans"
+# (the Go collector's ptrace.Traces). Serialisable as is for queues and forwarding.
+Traces = ExportTraceServiceRequest
+
+
+def span_count(traces: Traces) -> int:
+    """Number of spans in `traces`; cost is per scope, not per span."""
+    return sum(len(scope.spans) for resource in traces.resource_spans for scope in resource.scope_spans)
+
+
+class Kind(str, Enum):
+    RECEIVER = "receiver"
+    PROCESSOR = "processor"
+    EXPORTER = "exporter"
+    EXTENSION = "extension"
+
+    @property
+    def section(self) -> str:
+        """The top-level key of collector.yaml that holds components of this kind."""
+        return self.value + "s"
+
+
+@runtime_checkable
+class Consumer(Protocol):
+    """The one interface between stages. Returning means the data is safely handed on;
+    raising a `collector.errors` error means it was not, and the caller answers its sender."""
+
+    async def consume(self, traces: Traces) -> None: ...
+
+
+class Component(Protocol):
+    """Lifecycle of every component. No I/O before `start`; `shutdown` is idempotent and
+    safe before `start`."""
+
+    async def start(self, host: Host) -> None: ...
+
+    async def shutdown(self) -> None: ...
+
+
+class Host(Protocol):
+    """What a started component may reach of the running service."""
+
+    @property
+    def telemetry(self) -> Any: ...  # collector.telemetry.metrics.Metrics
+
+    @property
+    def http_servers(self) -> Any: ...  # collector.receivers.http_host.HttpServers
+
+    def report_fatal_error(self, error: BaseException) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CreateSettings:
+    """Everything a factory needs beside the config."""
+
+    component_id: str
+    # Directory of the config file: relative paths in a config resolve against it.
+    config_dir: Path = field(default_factory=Path.cwd)
+    telemetry: Any = None  # collector.telemetry.metrics.Metrics
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A listening address a receiver or extension claims, with the routes it serves there,
+    so that the config check can find two components colliding on one port."""
+
+    address: str  # host:port
+    protocol: str  # "http" or "grpc"
+    routes: tuple[str, ...] = ()  # "POST /v1/traces"; empty means the whole port
+
+
+@dataclass(frozen=True, slots=True)
+class Factory:
+    """Type name, default config and constructor of a component."""
+
+    type: str
+    kind: Kind
+    config_class: type[Any]
+    # receivers: create(settings, config, next_consumer); processors the same;
+    # exporters and extensions: create(settings, config).
+    create: Callable[..., Any]
+    # Addresses the component will listen on, for collision checks (receivers, extensions).
+    endpoints: Callable[[Any], list[Endpoint]] = field(default=lambda config: [])
+    description: str = ""

@@ -1,0 +1,75 @@
+"""One registry of component factories: the built-in ones and entry-point plugins alike."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from importlib.metadata import entry_points
+from typing import Final
+
+from collector.component import Factory, Kind
+
+logger = logging.getLogger(__name__)
+
+# Third-party packages add components by exposing a Factory (or a callable returning one)
+# under this entry-point group.
+ENTRY_POINT_GROUP: Final = "spanhouse.components"
+
+
+class UnknownComponentError(KeyError):
+    def __init__(self, kind: Kind, type_name: str, known: Iterable[str]) -> None:
+        self.message = f'unknown {kind.value} type "{type_name}" (known: {", ".join(sorted(known)) or "none"})'
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class Registry:
+    def __init__(self, factories: Iterable[Factory] = ()) -> None:
+        self._factories: dict[Kind, dict[str, Factory]] = {kind: {} for kind in Kind}
+        for factory in factories:
+            self.register(factory)
+
+    def register(self, factory: Factory) -> None:
+        section = self._factories[factory.kind]
+        if factory.type in section:
+            raise ValueError(f'duplicate {factory.kind.value} factory "{factory.type}"')
+        section[factory.type] = factory
+
+    def get(self, kind: Kind, type_name: str) -> Factory:
+        try:
+            return self._factories[kind][type_name]
+        except KeyError:
+            raise UnknownComponentError(kind, type_name, self._factories[kind]) from None
+
+    def types(self, kind: Kind) -> list[str]:
+        return sorted(self._factories[kind])
+
+    def factories(self, kind: Kind) -> list[Factory]:
+        return [self._factories[kind][name] for name in self.types(kind)]
+
+
+def builtin_factories() -> list[Factory]:
+    # Imported here so that importing the registry stays cheap and cycle-free.
+    from collector.extensions.health_check import FACTORY as health_check
+    from collector.processors.batch import FACTORY as batch
+    from collector.processors.memory_limiter import FACTORY as memory_limiter
+    from collector.receivers.otlp.factory import FACTORY as otlp
+    from exporters.clickhouse.factory import FACTORY as clickhouse
+    from exporters.debug import FACTORY as debug
+    from exporters.file import FACTORY as file
+
+    return [otlp, batch, memory_limiter, clickhouse, debug, file, health_check]
+
+
+def default_registry() -> Registry:
+    """Built-in factories plus every installed plugin."""
+    registry = Registry(builtin_factories())
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        loaded = entry.load()
+        factory = loaded() if callable(loaded) and not isinstance(loaded, Factory) else loaded
+        if not isinstance(factory, Factory):
+            raise TypeError(f"entry point {entry.name} in {ENTRY_POINT_GROUP} is not a spanhouse Factory")
+        registry.register(factory)
+    return registry
