@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -20,7 +21,7 @@ def span_count(traces: Traces) -> int:
     return sum(len(scope.spans) for resource in traces.resource_spans for scope in resource.scope_spans)
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     RECEIVER = "receiver"
     PROCESSOR = "processor"
     EXPORTER = "exporter"
@@ -87,7 +88,7 @@ class Factory:
 
     type: str
     kind: Kind
-    config_class: type[Any]
+    config_class: builtins.type[Any]
     # receivers: create(settings, config, next_consumer); processors the same;
     # exporters and extensions: create(settings, config).
     create: Callable[..., Any]

@@ -93,7 +93,7 @@ def parse_byte_size(value: object) -> int:
 def parse_address(value: object) -> str:
     if not isinstance(value, str):
         raise ValueError("not an address")
-    host, sep, port = value.rpartition(":")
+    _host, sep, port = value.rpartition(":")
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ValueError("not an address")
     return value

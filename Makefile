@@ -1,0 +1,28 @@
+# Every target sets itself up: a virtual environment in .venv with spanhouse installed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint test-slow bench clean
+
+$(BIN)/spanhouse: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+run: $(BIN)/spanhouse
+	$(BIN)/spanhouse run --config collector.yaml
+
+lint: $(BIN)/spanhouse
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest -q
+
+test-slow: $(BIN)/spanhouse
+	$(BIN)/pytest -q -m slow
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

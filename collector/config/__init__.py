@@ -1,0 +1,1 @@
+"""Reading and checking collector.yaml: `collector.config.loader.load_config` is the entry point."""

@@ -1,0 +1,66 @@
+"""The `health_check` extension: `GET /` answers 200 once every pipeline is ready and 503
+while the collector starts or drains, for load balancers and orchestrators."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Final
+
+from aiohttp import web
+
+from collector.component import CreateSettings, Endpoint, Factory, Host, Kind
+from collector.config.types import ADDRESS, split_address
+
+DEFAULT_ENDPOINT: Final = "127.0.0.1:13133"
+
+
+@dataclass(frozen=True, slots=True)
+class HealthCheckConfig:
+    endpoint: Annotated[str, ADDRESS] = field(default=DEFAULT_ENDPOINT, metadata={
+        "description": "host:port of the health endpoint."})
+    path: str = field(default="/", metadata={"description": "Path that answers the health check."})
+
+    def validate(self) -> list[tuple[str, str]]:
+        if not self.path.startswith("/"):
+            return [("path", 'must start with "/"')]
+        return []
+
+
+class HealthCheck:
+    def __init__(self, settings: CreateSettings, config: HealthCheckConfig) -> None:
+        self._config = config
+        self._host: Host | None = None
+        self._runner: web.AppRunner | None = None
+
+    async def start(self, host: Host) -> None:
+        self._host = host
+        app = web.Application()
+        app.router.add_get(self._config.path, self._handle)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        address, port = split_address(self._config.endpoint)
+        await web.TCPSite(runner, address, port, reuse_address=True).start()
+        self._runner = runner
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        ready = bool(self._host is not None and getattr(self._host, "ready", False))
+        if ready:
+            return web.json_response({"status": "Server available"})
+        return web.json_response({"status": "Server not available"}, status=503)
+
+    async def shutdown(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+
+def _endpoints(config: HealthCheckConfig) -> list[Endpoint]:
+    return [Endpoint(config.endpoint, "http", (f"GET {config.path}",))]
+
+
+def _create(settings: CreateSettings, config: Any) -> HealthCheck:
+    return HealthCheck(settings, config)
+
+
+FACTORY = Factory(type="health_check", kind=Kind.EXTENSION, config_class=HealthCheckConfig, create=_create,
+                  endpoints=_endpoints, description="HTTP health endpoint (200 ready, 503 otherwise).")

@@ -1,0 +1,33 @@
+"""Reading HTTP request bodies within a size limit, before and after decompression."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from collector.errors import PayloadTooLargeError, PermanentError
+from proto.compression import decompress
+
+
+async def read_body(request: web.Request, max_bytes: int) -> bytes:
+    """The raw body, refused with 413 as soon as it is known to exceed `max_bytes`:
+    from Content-Length before reading, or while streaming a chunked body."""
+    declared = request.content_length
+    if declared is not None and declared > max_bytes:
+        raise PayloadTooLargeError(f"request body of {declared} bytes exceeds the limit of {max_bytes} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.content.iter_chunked(65536):
+            size += len(chunk)
+            if size > max_bytes:
+                raise PayloadTooLargeError(f"request body exceeds the limit of {max_bytes} bytes")
+            chunks.append(chunk)
+    except (ConnectionError, TimeoutError) as error:
+        raise PermanentError(f"reading the request body failed: {error}") from error
+    return b"".join(chunks)
+
+
+async def read_decoded_body(request: web.Request, max_bytes: int) -> bytes:
+    """The body after Content-Encoding is undone, never inflated past `max_bytes`."""
+    body = await read_body(request, max_bytes)
+    return decompress(body, request.headers.get("Content-Encoding"), max_bytes)

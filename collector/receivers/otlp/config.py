@@ -1,0 +1,63 @@
+"""Configuration of the `otlp` receiver (same keys as the OpenTelemetry Collector's)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Final
+
+from collector.config.types import ADDRESS, BYTE_SIZE
+
+DEFAULT_GRPC_ENDPOINT: Final = "127.0.0.1:4317"
+DEFAULT_HTTP_ENDPOINT: Final = "127.0.0.1:4318"
+# The Go collector allows 20 MiB; the security issue settles on 16 MiB for every receiver.
+DEFAULT_MAX_REQUEST_BODY_BYTES: Final = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class GrpcConfig:
+    endpoint: Annotated[str, ADDRESS] = field(default=DEFAULT_GRPC_ENDPOINT, metadata={
+        "description": "host:port the gRPC server listens on."})
+    max_recv_msg_size_mib: int = field(default=4, metadata={
+        "description": "Largest message accepted, in MiB (after decompression)."})
+
+    def validate(self) -> list[tuple[str, str]]:
+        if self.max_recv_msg_size_mib <= 0:
+            return [("max_recv_msg_size_mib", "must be greater than 0")]
+        return []
+
+
+@dataclass(frozen=True, slots=True)
+class HttpConfig:
+    endpoint: Annotated[str, ADDRESS] = field(default=DEFAULT_HTTP_ENDPOINT, metadata={
+        "description": "host:port the HTTP server listens on."})
+    traces_url_path: str = field(default="/v1/traces", metadata={
+        "description": "Path that takes OTLP trace exports."})
+    max_request_body_size: Annotated[int, BYTE_SIZE] = field(default=DEFAULT_MAX_REQUEST_BODY_BYTES, metadata={
+        "description": "Largest request body accepted, before and after decompression."})
+
+    def validate(self) -> list[tuple[str, str]]:
+        problems = []
+        if not self.traces_url_path.startswith("/"):
+            problems.append(("traces_url_path", 'must start with "/"'))
+        if self.max_request_body_size <= 0:
+            problems.append(("max_request_body_size", "must be greater than 0"))
+        return problems
+
+
+@dataclass(frozen=True, slots=True)
+class Protocols:
+    grpc: GrpcConfig | None = field(default=None, metadata={
+        "description": "Enables OTLP over gRPC (an empty value takes the defaults)."})
+    http: HttpConfig | None = field(default=None, metadata={
+        "description": "Enables OTLP over HTTP (an empty value takes the defaults)."})
+
+
+@dataclass(frozen=True, slots=True)
+class OtlpReceiverConfig:
+    protocols: Protocols = field(default_factory=Protocols, metadata={
+        "description": "The transports to serve; at least one."})
+
+    def validate(self) -> list[tuple[str, str]]:
+        if self.protocols.grpc is None and self.protocols.http is None:
+            return [("protocols", "must enable at least one of grpc, http")]
+        return []

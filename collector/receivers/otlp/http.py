@@ -1,0 +1,92 @@
+"""OTLP over HTTP: `POST /v1/traces` with protobuf or JSON bodies.
+
+The handler is route-agnostic so that other receivers serving OTLP under another path
+(AITracer's `/api/integrations/otlp/v1/traces`) reuse it rather than copy it."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from aiohttp import web
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+from collector.component import Consumer, Traces, span_count
+from collector.errors import PermanentError, UnsupportedMediaTypeError, classify
+from collector.receivers.body import read_decoded_body
+from collector.receivers.telemetry import ReceiverCounters
+from proto.otlp_json import decode_traces, encode_message_json
+from proto.status import encode_status
+from proto.validate import drop_invalid_spans
+
+PROTOBUF: Final = "application/x-protobuf"
+JSON: Final = "application/json"
+GRPC_CODE_BY_HTTP: Final = {400: 3, 401: 16, 403: 7, 404: 5, 413: 8, 415: 3, 429: 8, 503: 14}
+
+
+class OtlpHttpHandler:
+    def __init__(self, consumer: Consumer, max_body_bytes: int, counters: ReceiverCounters) -> None:
+        self._consumer = consumer
+        self._max_body_bytes = max_body_bytes
+        self._counters = counters
+
+    async def handle(self, request: web.Request) -> web.Response:
+        content_type = request.content_type
+        if content_type not in (PROTOBUF, JSON):
+            return error_response(JSON, UnsupportedMediaTypeError(
+                f'unsupported content type "{content_type}": send {PROTOBUF} or {JSON}'))
+        try:
+            body = await read_decoded_body(request, self._max_body_bytes)
+            traces = decode(body, content_type)
+        except Exception as error:
+            return error_response(content_type, error)
+        rejected, message = drop_invalid_spans(traces)
+        count = span_count(traces)
+        if count:
+            try:
+                await self._consumer.consume(traces)
+            except Exception as error:
+                self._counters.refused.add(count + rejected)
+                return error_response(content_type, error)
+        self._counters.accepted.add(count)
+        if rejected:
+            self._counters.refused.add(rejected)
+        reply = ExportTraceServiceResponse()
+        if rejected:
+            reply.partial_success.rejected_spans = rejected
+            reply.partial_success.error_message = message
+        return encode_reply(content_type, reply)
+
+
+def decode(body: bytes, content_type: str) -> Traces:
+    if content_type == JSON:
+        return decode_traces(body)
+    try:
+        traces: Traces = Traces.FromString(body)
+        return traces
+    except DecodeError as error:
+        raise PermanentError(f"request body is not a valid OTLP protobuf ExportTraceServiceRequest: {error}") \
+            from error
+
+
+def encode_reply(content_type: str, reply: ExportTraceServiceResponse) -> web.Response:
+    if content_type == JSON:
+        return web.Response(body=encode_message_json(reply), content_type=JSON)
+    return web.Response(body=reply.SerializeToString(), content_type=PROTOBUF)
+
+
+def error_response(content_type: str, error: BaseException) -> web.Response:
+    """A `google.rpc.Status` body in the request's encoding, with the classified status code."""
+    answer = classify(error)
+    as_json = content_type != PROTOBUF
+    body = encode_status(GRPC_CODE_BY_HTTP.get(answer.http_status, 13), answer.message, as_json=as_json)
+    headers = {"Retry-After": str(answer.retry_after_s)} if answer.retry_after_s is not None else None
+    return web.Response(status=answer.http_status, body=body, headers=headers,
+                        content_type=JSON if as_json else PROTOBUF)
+
+
+def not_traces_handler(signal: str) -> web.Response:
+    return web.json_response(
+        {"code": 5, "message": f"spanhouse collects traces only; {signal} are not accepted here "
+                               f"(send traces to /v1/traces)"},
+        status=404)

@@ -1,0 +1,156 @@
+"""Builds the pipelines of a loaded config and runs their lifecycle.
+
+Start order: extensions, exporters, processors, receivers, then the HTTP listeners; stop in
+the reverse order so that every stage drains into a stage that is still running."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass, field
+from typing import Any
+
+from collector.component import Consumer, CreateSettings
+from collector.config.model import ComponentConfig, ServiceConfig
+from collector.fanout import fan_out
+from collector.receivers.http_host import HttpServers
+from collector.telemetry.metrics import Metrics, register_process_metrics
+from collector.telemetry.server import MetricsServer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class RunningHost:
+    """What components see of the running service (collector.component.Host)."""
+
+    telemetry: Metrics
+    http_servers: HttpServers = field(default_factory=HttpServers)
+    ready: bool = False
+    fatal_errors: asyncio.Queue[BaseException] = field(default_factory=asyncio.Queue)
+
+    def report_fatal_error(self, error: BaseException) -> None:
+        self.fatal_errors.put_nowait(error)
+
+
+class Service:
+    def __init__(self, config: ServiceConfig, metrics: Metrics | None = None) -> None:
+        self.config = config
+        self.metrics = metrics or Metrics()
+        self.host: RunningHost | None = None
+        self._extensions: list[Any] = []
+        self._exporters: dict[str, Any] = {}
+        self._processors: list[Any] = []  # in start order: last stage of each pipeline first
+        self._receivers: dict[str, Any] = {}
+        self._metrics_server: MetricsServer | None = None
+        self._started = False
+        self._stopped = False
+
+    def _settings(self, component: ComponentConfig) -> CreateSettings:
+        return CreateSettings(component.id, self.config.config_dir, self.metrics)
+
+    def _build(self) -> None:
+        config = self.config
+        for extension_id in config.service_extensions:
+            component = config.extensions[extension_id]
+            self._extensions.append(component.factory.create(self._settings(component), component.config))
+        pipeline_heads: dict[str, Consumer] = {}
+        for pipeline in config.pipelines.values():
+            for exporter_id in pipeline.exporters:
+                if exporter_id not in self._exporters:
+                    component = config.exporters[exporter_id]
+                    self._exporters[exporter_id] = component.factory.create(
+                        self._settings(component), component.config)
+            consumer = fan_out([self._exporters[exporter_id] for exporter_id in pipeline.exporters])
+            # Processors are instantiated per pipeline, as in the OpenTelemetry Collector.
+            for processor_id in reversed(pipeline.processors):
+                component = config.processors[processor_id]
+                processor = component.factory.create(self._settings(component), component.config, consumer)
+                self._processors.append(processor)
+                consumer = processor
+            pipeline_heads[pipeline.id] = consumer
+        for receiver_id, component in config.receivers.items():
+            heads = [pipeline_heads[p.id] for p in config.pipelines.values() if receiver_id in p.receivers]
+            if heads:
+                self._receivers[receiver_id] = component.factory.create(
+                    self._settings(component), component.config, fan_out(heads))
+
+    def receiver(self, receiver_id: str) -> Any:
+        return self._receivers[receiver_id]
+
+    def exporter(self, exporter_id: str) -> Any:
+        return self._exporters[exporter_id]
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        register_process_metrics(self.metrics)
+        host = self.host = RunningHost(self.metrics)
+        self._build()
+        telemetry = self.config.telemetry
+        if telemetry.metrics_enabled:
+            self._metrics_server = MetricsServer(telemetry.metrics_address, self.metrics)
+            await self._metrics_server.start()
+        for component in [*self._extensions, *self._exporters.values(), *self._processors,
+                          *self._receivers.values()]:
+            await component.start(host)
+        await host.http_servers.start()
+        host.ready = True
+        logger.info("spanhouse is ready: %d pipeline(s), receivers %s, exporters %s",
+                    len(self.config.pipelines), ", ".join(self._receivers), ", ".join(self._exporters))
+
+    async def shutdown(self) -> None:
+        """Stop accepting, drain every stage, close the stores. Safe twice and before start."""
+        if self._stopped or not self._started:
+            self._stopped = True
+            return
+        self._stopped = True
+        host = self.host
+        assert host is not None
+        host.ready = False
+        await host.http_servers.stop()
+        stages = [*self._receivers.values(), *reversed(self._processors), *self._exporters.values()]
+        for component in stages:
+            try:
+                await component.shutdown()
+            except Exception:
+                logger.exception("error while stopping a component")
+        if self._metrics_server is not None:
+            await self._metrics_server.stop()
+        for extension in reversed(self._extensions):
+            try:
+                await extension.shutdown()
+            except Exception:
+                logger.exception("error while stopping an extension")
+        logger.info("spanhouse stopped")
+
+    async def run(self, stop: asyncio.Event | None = None) -> int:
+        """Start, wait for SIGTERM/SIGINT (or `stop`), drain within shutdown_timeout. Exit code."""
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        code = 0
+        try:
+            await self.start()
+            assert self.host is not None
+            fatal = asyncio.ensure_future(self.host.fatal_errors.get())
+            stopped = asyncio.ensure_future(stop.wait())
+            done, _ = await asyncio.wait({fatal, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if fatal in done:
+                logger.error("fatal error, stopping: %s", fatal.result())
+                code = 1
+            for future in (fatal, stopped):
+                future.cancel()
+        finally:
+            logger.info("stopping: draining pipelines (timeout %.0fs)", self.config.shutdown_timeout_s)
+            try:
+                await asyncio.wait_for(self.shutdown(), self.config.shutdown_timeout_s)
+            except TimeoutError:
+                logger.error("shutdown did not finish within %.0fs", self.config.shutdown_timeout_s)
+                code = 1
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
+        return code

@@ -1,0 +1,333 @@
+"""The `clickhouse` exporter: spans into the contrib exporter's tables, embedded (chdb) or on
+a server over HTTP(S). One column-oriented insert per consume call."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.insert import InsertContext
+
+from collector.component import CreateSettings, Host, Traces, span_count
+from collector.errors import PermanentError, PipelineError, RetryableError
+from collector.sql import QueryServer, socket_path_for
+from collector.telemetry.metrics import Counter
+from exporters.clickhouse.columns import COLUMN_NAMES, COLUMN_TYPES, to_columns
+from exporters.clickhouse.config import EMBEDDED_PREFIX, ClickHouseConfig, resolve_endpoint
+from exporters.clickhouse.errors import classify_insert_error, is_connection_failure
+from exporters.clickhouse.schema import TEXT_INDEX_SETTINGS, schema_statements, supports_text_index
+
+logger = logging.getLogger(__name__)
+
+RECONNECT_INITIAL_DELAY_S: Final = 1.0
+RECONNECT_MAX_DELAY_S: Final = 30.0
+# The statements `query(readonly=True)` lets through, by first keyword. Checked here as well
+# as by the server's readonly=1 because, on the embedded engine, clickhouse-connect applies
+# per-call settings to anything it runs as a command or an INSERT with SET and restores them
+# afterwards, and restoring readonly fails once it is 1: the session would stay read-only
+# and every later insert would fail.
+READ_ONLY_STATEMENT: Final = re.compile(
+    r"^\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*\(*\s*(SELECT|WITH|SHOW|DESCRIBE|DESC|EXPLAIN|EXISTS)\b",
+    re.IGNORECASE | re.DOTALL)
+INSERT_STATEMENT: Final = re.compile(r"\bINSERT\s+INTO\b", re.IGNORECASE)
+# chdb's message when another engine directory is already open in this process.
+EMBEDDED_PATH_TAKEN: Final = "EmbeddedServer already initialized"
+
+
+class ClickHouseStartError(RuntimeError):
+    """The exporter cannot work with this config (the engine or server refused it)."""
+
+
+@dataclass(slots=True)
+class _Connection:
+    client: Client
+    insert_context: InsertContext
+    server_version: str
+
+
+class ClickHouseExporter:
+    def __init__(self, settings: CreateSettings, config: ClickHouseConfig) -> None:
+        self._component_id = settings.component_id
+        self._config = config
+        self._endpoint = resolve_endpoint(config, settings.config_dir)
+        self._connection: _Connection | None = None
+        self._last_connect_error: BaseException | None = None
+        self._reconnect_task: asyncio.Task[None] | None = None
+        self._host: Host | None = None
+        self._shut_down = False
+        # Inserts wait their turn without holding a thread; the threading lock guards the
+        # embedded engine's client against `query` calls from other threads.
+        self._insert_lock = asyncio.Lock()
+        self._client_lock = threading.Lock() if config.is_embedded else None
+        self._sent_spans: Counter | None = None
+        self._failed_spans: Counter | None = None
+        self._logged_failures: set[str] = set()
+        self._query_server: QueryServer | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return self._endpoint
+
+    @property
+    def connected(self) -> bool:
+        return self._connection is not None
+
+    @property
+    def server_version(self) -> str | None:
+        return self._connection.server_version if self._connection else None
+
+    # ---- lifecycle ----------------------------------------------------------------
+
+    async def start(self, host: Host) -> None:
+        if self._shut_down:
+            raise ClickHouseStartError(f"exporter {self._component_id} was shut down; create a new one")
+        if self._connection is not None or self._reconnect_task is not None:
+            return  # already started
+        self._host = host
+        telemetry = getattr(host, "telemetry", None)
+        if telemetry is not None:
+            self._sent_spans = telemetry.counter(
+                "otelcol_exporter_sent_spans", "Spans successfully sent to the destination",
+                exporter=self._component_id)
+            self._failed_spans = telemetry.counter(
+                "otelcol_exporter_send_failed_spans", "Spans the exporter failed to send",
+                exporter=self._component_id)
+        try:
+            self._connection = await asyncio.to_thread(self._connect)
+        except Exception as error:
+            # The embedded engine has no "not up yet": a failure there is the config's. The
+            # Go exporter also fails to start when a server is down, a known complaint; here
+            # the collector starts and answers "retry later" until the server is back.
+            if self._config.is_embedded or not is_connection_failure(error):
+                hint = ""
+                if self._config.is_embedded and EMBEDDED_PATH_TAKEN in str(error):
+                    hint = (" (a process can open one embedded engine directory: give every "
+                            "clickhouse exporter the same chdb:// endpoint)")
+                raise ClickHouseStartError(
+                    f"exporter {self._component_id}: cannot use ClickHouse at {self._endpoint}: "
+                    f"{error}{hint}") from error
+            self._last_connect_error = error
+            logger.warning("exporter %s: ClickHouse at %s is unreachable (%s); refusing spans as "
+                           "retryable and reconnecting in the background",
+                           self._component_id, self._endpoint, error)
+            self._reconnect_task = asyncio.create_task(
+                self._reconnect(), name=f"{self._component_id} reconnect")
+            return
+        if self._config.is_embedded:
+            # Only this process can open the embedded path now; `spanhouse sql` asks us.
+            self._query_server = QueryServer(socket_path_for(self.embedded_path), self._query_for_cli)
+            await self._query_server.start()
+
+    @property
+    def embedded_path(self) -> Path:
+        return Path(self._endpoint.removeprefix(EMBEDDED_PREFIX))
+
+    async def shutdown(self) -> None:
+        self._shut_down = True
+        if self._query_server is not None:
+            await self._query_server.stop()
+            self._query_server = None
+        task, self._reconnect_task = self._reconnect_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        async with self._insert_lock:  # let an insert in flight finish
+            connection, self._connection = self._connection, None
+        if connection is not None:
+            await asyncio.to_thread(self._close_client, connection.client)
+
+    async def _reconnect(self) -> None:
+        delay = RECONNECT_INITIAL_DELAY_S
+        while not self._shut_down:
+            await asyncio.sleep(delay)
+            attempt = asyncio.ensure_future(asyncio.to_thread(self._connect))
+            try:
+                # Shielded: the thread runs on when shutdown cancels this task, and a client
+                # it opens after all must still be closed.
+                connection = await asyncio.shield(attempt)
+            except asyncio.CancelledError:
+                attempt.add_done_callback(self._close_abandoned)
+                raise
+            except Exception as error:
+                self._last_connect_error = error
+                if not is_connection_failure(error):
+                    logger.error("exporter %s: ClickHouse at %s refused the connection: %s",
+                                 self._component_id, self._endpoint, error)
+                    if self._host is not None:
+                        self._host.report_fatal_error(error)
+                    return
+                logger.debug("exporter %s: still cannot reach %s: %s",
+                             self._component_id, self._endpoint, error)
+                delay = min(delay * 2, RECONNECT_MAX_DELAY_S)
+                continue
+            if self._shut_down:
+                self._close_client(connection.client)
+                return
+            self._connection = connection
+            logger.info("exporter %s: connected to ClickHouse %s at %s",
+                        self._component_id, connection.server_version, self._endpoint)
+            return
+
+    # ---- the pipeline ---------------------------------------------------------------
+
+    async def consume(self, traces: Traces) -> None:
+        if not span_count(traces):
+            return
+        async with self._insert_lock:
+            connection = self._connection
+            if connection is None:
+                raise self._failed(RetryableError(self._unavailable_reason()), span_count(traces),
+                                   self._last_connect_error)
+            try:
+                # Converting in the thread too: ~7 us per span would otherwise block the loop
+                # (70 ms for a batch of 10,000) while receivers wait to answer their senders.
+                sent = await asyncio.to_thread(self._write, connection, traces)
+            except Exception as error:
+                raise self._failed(classify_insert_error(error), span_count(traces), error) from error
+        if self._sent_spans is not None:
+            self._sent_spans.add(sent)
+
+    def _failed(self, error: PipelineError, span_count: int,
+                cause: BaseException | None = None) -> PipelineError:
+        if self._failed_spans is not None:
+            self._failed_spans.add(span_count)
+        # Logged once per kind of failure (class and ClickHouse code), then only counted.
+        origin = cause if cause is not None else error
+        kind = f"{type(error).__name__}:{type(origin).__name__}:{getattr(origin, 'code', None)}"
+        if kind not in self._logged_failures:
+            self._logged_failures.add(kind)
+            logger.warning("exporter %s: %d spans not stored: %s", self._component_id, span_count, error)
+        return error
+
+    def _unavailable_reason(self) -> str:
+        if self._shut_down:
+            return f"exporter {self._component_id} is shut down"
+        if self._last_connect_error is not None:
+            return f"ClickHouse at {self._endpoint} is not reachable yet: {self._last_connect_error}"
+        return f"exporter {self._component_id} is not started"
+
+    # ---- the `spanhouse sql` command --------------------------------------------------
+
+    def query(self, sql: str, parameters: dict[str, Any] | None = None,
+              readonly: bool = True) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Column names and rows of `sql` (blocking: the caller runs it in a thread).
+        `parameters` bind {name:Type} placeholders. With `readonly`, only reading statements
+        run, and with the server setting readonly=1, which also refuses table functions that
+        touch files or URLs and a SETTINGS clause in `sql`."""
+        connection = self._connection
+        if connection is None:
+            raise ConnectionError(self._unavailable_reason())
+        settings: dict[str, Any] = {}
+        if readonly:
+            if not READ_ONLY_STATEMENT.match(sql) or INSERT_STATEMENT.search(sql):
+                raise PermissionError("read-only: only SELECT, WITH, SHOW, DESCRIBE, EXPLAIN and EXISTS "
+                                      "statements may run; ask for write access to run others")
+            settings["readonly"] = 1
+        with self._client_guard():
+            result = connection.client.query(sql, parameters=parameters, settings=settings)
+        return list(result.column_names), [tuple(row) for row in result.result_rows]
+
+    def _query_for_cli(self, sql: str) -> tuple[list[str], list[Sequence[Any]]]:
+        columns, rows = self.query(sql)
+        return columns, list(rows)
+
+    # ---- blocking work, run in threads ------------------------------------------------
+
+    @contextlib.contextmanager
+    def _client_guard(self) -> Iterator[None]:
+        if self._client_lock is None:
+            yield
+            return
+        with self._client_lock:
+            yield
+
+    def _write(self, connection: _Connection, traces: Traces) -> int:
+        """Converts and inserts `traces`; the number of spans stored."""
+        try:
+            batch = to_columns(traces)
+        except Exception as error:  # only malformed input can get here; retrying will not help
+            raise PermanentError(f"spans cannot be converted: {error}") from error
+        context = connection.insert_context
+        with self._client_guard():
+            context.data = batch.columns
+            connection.client.insert(context=context)
+        return batch.span_count
+
+    def _connect(self) -> _Connection:
+        client = self._open_client()
+        try:
+            version = str(client.server_version)
+            if self._config.create_schema:
+                self._create_schema(client, version)
+            context = client.create_insert_context(
+                table=self._config.traces_table_name, database=self._config.database,
+                column_names=list(COLUMN_NAMES), column_type_names=list(COLUMN_TYPES),
+                column_oriented=True, settings=self._insert_settings())
+        except BaseException:
+            self._close_client(client)
+            raise
+        logger.debug("exporter %s: ClickHouse %s at %s ready", self._component_id, version, self._endpoint)
+        return _Connection(client, context, version)
+
+    def _open_client(self) -> Client:
+        if self._config.is_embedded:
+            # One embedded engine directory per process: opening a second one raises, and
+            # the client must be closed before another directory can be opened.
+            return clickhouse_connect.get_client(dsn=self._endpoint)
+        url = urlsplit(self._endpoint)
+        secure = url.scheme == "https"
+        timeout_s = max(1, math.ceil(self._config.timeout))
+        return clickhouse_connect.get_client(
+            host=url.hostname, port=url.port or (8443 if secure else 8123), secure=secure,
+            username=self._config.username, password=self._config.password,
+            compress=False if self._config.compress == "none" else self._config.compress,
+            connect_timeout=timeout_s, send_receive_timeout=timeout_s,
+            # A session would make the server refuse a `query` running beside an insert.
+            autogenerate_session_id=False)
+
+    def _insert_settings(self) -> dict[str, Any]:
+        if self._config.is_embedded or not self._config.async_insert:
+            # The embedded engine (26.9 defaults to async_insert=1) inserts synchronously:
+            # one writer, batches already formed upstream, and buffering only adds latency.
+            return {"async_insert": 0}
+        # Waiting for the flush keeps "consume returned" meaning "stored".
+        return {"async_insert": 1, "wait_for_async_insert": 1}
+
+    def _create_schema(self, client: Client, server_version: str) -> None:
+        gating: tuple[str, ...] = ()
+        if supports_text_index(server_version):
+            names = ", ".join(f"'{name}'" for name in TEXT_INDEX_SETTINGS)
+            rows = client.query(f"SELECT name FROM system.settings WHERE name IN ({names}) "
+                                f"AND value = '0'").result_rows
+            gating = tuple(str(row[0]) for row in rows)
+        for statement in schema_statements(self._config, server_version, gating):
+            try:
+                client.command(statement.sql, settings=dict(statement.settings) or None)
+            except Exception as error:
+                if is_connection_failure(error):
+                    raise
+                raise ClickHouseStartError(f"creating {statement.name} failed: {error}") from error
+
+    @classmethod
+    def _close_abandoned(cls, attempt: asyncio.Future[_Connection]) -> None:
+        if not attempt.cancelled() and attempt.exception() is None:
+            cls._close_client(attempt.result().client)
+
+    @staticmethod
+    def _close_client(client: Client) -> None:
+        try:
+            client.close()
+        except Exception as error:  # closing is best effort; the process may be ending
+            logger.debug("closing the ClickHouse client failed: %s", error)

@@ -1,0 +1,146 @@
+"""Shared test doubles and fixtures: free ports, recording and failing consumers, and a
+collector started in-process from a YAML config on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import textwrap
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from collector.component import Traces, span_count
+from collector.config.loader import load_config
+from collector.errors import PipelineError
+from collector.registry import default_registry
+from collector.service import Service
+from collector.telemetry.metrics import Metrics
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class RecordingConsumer:
+    """A sink that records every batch it is handed."""
+
+    received: list[Traces] = field(default_factory=list)
+
+    async def consume(self, traces: Traces) -> None:
+        self.received.append(traces)
+
+    @property
+    def spans(self) -> int:
+        return sum(span_count(traces) for traces in self.received)
+
+
+@dataclass
+class FailingConsumer:
+    """A consumer that always refuses with the given error."""
+
+    error: PipelineError
+
+    async def consume(self, traces: Traces) -> None:
+        raise self.error
+
+
+@dataclass
+class StubHost:
+    """The part of the running service that components use, for component-level tests."""
+
+    telemetry: Metrics = field(default_factory=Metrics)
+    ready: bool = True
+
+    @property
+    def http_servers(self) -> Any:
+        raise AssertionError("this component should not serve HTTP in this test")
+
+    def report_fatal_error(self, error: BaseException) -> None:
+        raise error
+
+
+@dataclass
+class Collector:
+    """A running collector with the ports it was given."""
+
+    service: Service
+    ports: dict[str, int]
+    directory: Path
+    config_path: Path
+
+    def query(self, sql: str, exporter_id: str = "clickhouse") -> list[tuple[Any, ...]]:
+        exporter = self.service.exporter(exporter_id)
+        _, rows = exporter.query(sql)
+        return [tuple(row) for row in rows]
+
+    async def aquery(self, sql: str, exporter_id: str = "clickhouse") -> list[tuple[Any, ...]]:
+        return await asyncio.to_thread(self.query, sql, exporter_id)
+
+
+StartCollector = Callable[..., Any]
+
+
+@pytest.fixture
+async def start_collector(tmp_path: Path) -> AsyncIterator[StartCollector]:
+    """Starts a collector from a YAML template. `{port:NAME}` placeholders become free ports
+    on 127.0.0.1 and `{dir}` the test's directory."""
+    started: list[Service] = []
+
+    async def start(template: str, env: dict[str, str] | None = None) -> Collector:
+        ports: dict[str, int] = {}
+        text = textwrap.dedent(template)
+        while "{port:" in text:
+            start_index = text.index("{port:")
+            end_index = text.index("}", start_index)
+            name = text[start_index + 6:end_index]
+            ports.setdefault(name, free_port())
+            text = text[:start_index] + str(ports[name]) + text[end_index + 1:]
+        text = text.replace("{dir}", str(tmp_path))
+        config_path = tmp_path / "collector.yaml"
+        config_path.write_text(text)
+        config = load_config(config_path, default_registry(), environ=env or {})
+        service = Service(config)
+        started.append(service)
+        await service.start()
+        return Collector(service, ports, tmp_path, config_path)
+
+    yield start
+    for service in reversed(started):
+        await service.shutdown()
+
+
+BASIC_CONFIG = """
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:{port:grpc}
+      http:
+        endpoint: 127.0.0.1:{port:http}
+processors:
+  batch:
+    timeout: 50ms
+exporters:
+  clickhouse:
+    endpoint: chdb://{dir}/clickhouse
+extensions:
+  health_check:
+    endpoint: 127.0.0.1:{port:health}
+service:
+  extensions: [health_check]
+  telemetry:
+    metrics:
+      address: 127.0.0.1:{port:metrics}
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [clickhouse]
+"""

@@ -1,0 +1,61 @@
+"""Fixtures for the clickhouse exporter tests: a Host stand-in and exporters on the real
+embedded engine, each in its own directory and always shut down (one engine directory can be
+open per process at a time)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from collector.component import CreateSettings
+from collector.telemetry.metrics import Metrics
+from exporters.clickhouse.config import ClickHouseConfig
+from exporters.clickhouse.exporter import ClickHouseExporter
+from exporters.clickhouse.factory import FACTORY
+
+
+class StubHost:
+    """The part of the service a started component sees."""
+
+    def __init__(self) -> None:
+        self.telemetry = Metrics()
+        self.http_servers = None
+        self.fatal_errors: list[BaseException] = []
+
+    def report_fatal_error(self, error: BaseException) -> None:
+        self.fatal_errors.append(error)
+
+
+@pytest.fixture
+def host() -> StubHost:
+    return StubHost()
+
+
+MakeExporter = Callable[..., ClickHouseExporter]
+
+
+@pytest.fixture
+async def make_exporter(tmp_path: Path) -> AsyncIterator[MakeExporter]:
+    """Builds exporters through the factory (config dir = tmp_path, engine in ./engine by
+    default) and shuts every one down at teardown, closing the engine."""
+    created: list[ClickHouseExporter] = []
+
+    def make(component_id: str = "clickhouse", **overrides: Any) -> ClickHouseExporter:
+        config = ClickHouseConfig(**{"endpoint": "chdb://./engine", **overrides})
+        exporter = FACTORY.create(CreateSettings(component_id, tmp_path), config)
+        created.append(exporter)
+        return exporter
+
+    yield make
+    for exporter in reversed(created):
+        await exporter.shutdown()
+
+
+@pytest.fixture
+async def started(make_exporter: MakeExporter, host: StubHost) -> ClickHouseExporter:
+    exporter = make_exporter()
+    await exporter.start(host)
+    return exporter
