@@ -1,0 +1,79 @@
+"""Building OTLP attributes from vendor values: typed where OTLP has the type, JSON strings for
+structured values (as the issue's mapping rules ask), nothing silently dropped."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import orjson
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
+
+from collector.component import Traces
+
+
+def to_json(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
+
+
+def any_value(value: Any) -> AnyValue:
+    """Scalars keep their type; a list of scalars of one type stays an array; anything else
+    (objects, mixed lists) becomes its JSON text. Integers beyond int64 become strings."""
+    if isinstance(value, str):
+        return AnyValue(string_value=value)
+    if isinstance(value, bool):
+        return AnyValue(bool_value=value)
+    if isinstance(value, int):
+        if -(2**63) <= value < 2**63:
+            return AnyValue(int_value=value)
+        return AnyValue(string_value=str(value))
+    if isinstance(value, float):
+        return AnyValue(double_value=value)
+    if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
+        return AnyValue(array_value=ArrayValue(values=[AnyValue(string_value=item) for item in value]))
+    return AnyValue(string_value=to_json(value))
+
+
+def put(attributes: Any, key: str, value: Any) -> None:
+    """Appends `key=value` to a repeated KeyValue field unless the value is None."""
+    if value is None:
+        return
+    attributes.append(KeyValue(key=key, value=any_value(value)))
+
+
+def put_all(attributes: Any, items: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> None:
+    pairs = items.items() if isinstance(items, Mapping) else items
+    for key, value in pairs:
+        put(attributes, key, value)
+
+
+def put_flattened(attributes: Any, prefix: str, value: Any, max_depth: int = 4, max_items: int = 256) -> int:
+    """`prefix.a.b=value` for nested objects, up to `max_depth` levels and `max_items`
+    attributes; deeper or larger parts are kept as JSON strings. Returns attributes added."""
+    added = 0
+    stack: list[tuple[str, Any, int]] = [(prefix, value, 0)]
+    while stack and added < max_items:
+        key, current, depth = stack.pop()
+        if isinstance(current, dict) and current and depth < max_depth:
+            stack.extend((f"{key}.{name}", item, depth + 1) for name, item in reversed(list(current.items())))
+            continue
+        if current is None:
+            continue
+        put(attributes, key, current)
+        added += 1
+    return added
+
+
+def new_traces(service_name: str, resource_attributes: Mapping[str, Any] | None = None,
+               scope_name: str = "spanhouse", scope_version: str = "") -> tuple[Traces, Any]:
+    """An ExportTraceServiceRequest with one resource and one scope; returns it and the
+    scope's repeated `spans` field to append to."""
+    traces = Traces()
+    resource_spans = traces.resource_spans.add()
+    put(resource_spans.resource.attributes, "service.name", service_name)
+    if resource_attributes:
+        put_all(resource_spans.resource.attributes, resource_attributes)
+    scope_spans = resource_spans.scope_spans.add()
+    scope_spans.scope.name = scope_name
+    scope_spans.scope.version = scope_version
+    return traces, scope_spans.spans

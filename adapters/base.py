@@ -1,0 +1,119 @@
+"""The adapter plugin interface: a vendor's request in, OTLP spans and the vendor's response out.
+
+An adapter is pure translation. It never opens a socket or a file, keeps no globals and reads
+no clock: the receiver that serves its routes hands it the decoded request, the time and a
+read-only view of the little state it keeps (idempotency keys, ids already seen), and applies
+the state writes the adapter returns only after its spans were accepted by the pipeline."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Protocol
+
+from collector.component import Traces
+from collector.config.types import ADDRESS, BYTE_SIZE, DURATION
+
+# Same default body limit as the OTLP receiver (16 MiB, before and after decompression).
+DEFAULT_MAX_REQUEST_BODY_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterRequest:
+    method: str
+    path: str  # the request path as sent
+    path_params: Mapping[str, str]  # from the route template, e.g. {"trace_id": "..."}
+    query: Mapping[str, str]
+    headers: Mapping[str, str]  # names lowercased
+    body: Any  # decoded JSON; None for an empty body
+    tenant: str  # "default" until authentication assigns tenants
+    received_at_ns: int  # the receiver's clock, Unix nanoseconds
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterResponse:
+    status: int
+    body: Any  # JSON-serialisable (orjson), or None for an empty body
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StateWrite:
+    """A key the receiver stores once the spans of the request were accepted."""
+
+    namespace: str
+    key: str
+    value: bytes
+    ttl_s: float = 0.0  # 0: kept for ever
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterResult:
+    response: AdapterResponse
+    traces: Traces | None = None  # None or empty: nothing for the pipeline
+    state_writes: Sequence[StateWrite] = ()
+
+
+class StateView(Protocol):
+    """Read access to the receiver's state store, scoped by namespace."""
+
+    def get(self, namespace: str, key: str) -> bytes | None: ...
+
+    def get_many(self, namespace: str, keys: Sequence[str]) -> dict[str, bytes]: ...
+
+
+Handler = Callable[[AdapterRequest, StateView], AdapterResult]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str  # "POST"
+    path: str  # aiohttp route template: "/api/v1/dashboard/traces/{trace_id}"
+    handle: Handler
+    # Routes that take a body decode it as JSON; the rest get body=None.
+    json_body: bool = True
+
+
+class Adapter(Protocol):
+    """What a plugin provides once configured: its routes and its error shape."""
+
+    @property
+    def routes(self) -> Sequence[Route]: ...
+
+    def error_response(self, status: int, code: str, message: str,
+                       retry_after_s: int | None = None) -> AdapterResponse:
+        """The vendor's documented error body for a status the receiver decides (400 for a body
+        that is not JSON, 401, 403, 404, 413, 415, 429, 503). `code` is a short machine word
+        (`bad_request`, `unauthorized`, `payload_too_large`, `rate_limited`, `unavailable`)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterReceiverConfig:
+    """The settings every adapter receiver has. A plugin's config class subclasses this,
+    overriding `endpoint`'s default and adding its own fields."""
+
+    endpoint: Annotated[str, ADDRESS] = field(default="127.0.0.1:0", metadata={
+        "description": "host:port this receiver listens on."})
+    max_request_body_size: Annotated[int, BYTE_SIZE] = field(default=DEFAULT_MAX_REQUEST_BODY_BYTES, metadata={
+        "description": "Largest request body accepted, before and after decompression."})
+    state_directory: str = field(default="./data/state", metadata={
+        "description": "Where the receiver keeps idempotency keys and ids already seen."})
+    state_ttl: Annotated[float, DURATION] = field(default=7 * 24 * 3600.0, metadata={
+        "description": "How long ids already seen are remembered for deduplication."})
+
+    def validate(self) -> list[tuple[str, str]]:
+        if self.max_request_body_size <= 0:
+            return [("max_request_body_size", "must be greater than 0")]
+        return []
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterPlugin:
+    """What the `spanhouse.adapters` entry point names: a receiver type for one vendor."""
+
+    name: str  # the receiver type in collector.yaml, e.g. "dynamiq"
+    config_class: builtins.type[AdapterReceiverConfig]
+    create: Callable[[Any], Adapter]  # config -> adapter
+    description: str = ""

@@ -1,0 +1,58 @@
+"""Vendor timestamps to Unix nanoseconds: ISO 8601 strings (any number of fractional digits,
+Z or an offset; a missing offset means UTC) and numeric epochs in s, ms, us or ns."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+_ISO: Final = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?\s*(Z|z|[+-]\d{2}:?\d{2})?")
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class TimeFormatError(ValueError):
+    pass
+
+
+def iso_to_ns(text: str) -> int:
+    match = _ISO.fullmatch(text.strip())
+    if not match:
+        raise TimeFormatError(f'"{text}" is not an ISO 8601 date-time')
+    year, month, day, hour, minute, second, fraction, offset = match.groups()
+    try:
+        moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0), tzinfo=UTC)
+    except ValueError as error:
+        raise TimeFormatError(f'"{text}" is not a valid date-time: {error}') from None
+    if offset and offset not in ("Z", "z"):
+        sign = -1 if offset[0] == "-" else 1
+        digits = offset[1:].replace(":", "")
+        moment -= sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    delta = moment - _EPOCH
+    nanos = (delta.days * 86_400 + delta.seconds) * 1_000_000_000
+    if fraction:
+        nanos += int(fraction[:9].ljust(9, "0"))
+    return nanos
+
+
+def epoch_to_ns(value: float) -> int:
+    """Seconds, milliseconds, microseconds or nanoseconds, told apart by magnitude."""
+    magnitude = abs(value)
+    if magnitude < 1e11:
+        return int(round(value * 1e9))
+    if magnitude < 1e14:
+        return int(round(value * 1e6))
+    if magnitude < 1e17:
+        return int(round(value * 1e3))
+    return int(value)
+
+
+def to_ns(value: object) -> int:
+    if isinstance(value, bool):
+        raise TimeFormatError("a boolean is not a time")
+    if isinstance(value, int | float):
+        return epoch_to_ns(value)
+    if isinstance(value, str):
+        return iso_to_ns(value)
+    raise TimeFormatError(f"expected an ISO 8601 string or an epoch number, got {type(value).__name__}")
