@@ -40,11 +40,11 @@ def epoch_to_ns(value: float) -> int:
     """Seconds, milliseconds, microseconds or nanoseconds, told apart by magnitude."""
     magnitude = abs(value)
     if magnitude < 1e11:
-        return int(round(value * 1e9))
+        return round(value * 1e9)
     if magnitude < 1e14:
-        return int(round(value * 1e6))
+        return round(value * 1e6)
     if magnitude < 1e17:
-        return int(round(value * 1e3))
+        return round(value * 1e3)
     return int(value)
 
 

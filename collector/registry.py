@@ -14,6 +14,9 @@ logger = logging.getLogger(__name__)
 # Third-party packages add components by exposing a Factory (or a callable returning one)
 # under this entry-point group.
 ENTRY_POINT_GROUP: Final = "spanhouse.components"
+# Vendor adapters, built-in and third-party alike: each names an adapters.base.AdapterPlugin,
+# served by a receiver of the plugin's name.
+ADAPTER_ENTRY_POINT_GROUP: Final = "spanhouse.adapters"
 
 
 class UnknownComponentError(KeyError):
@@ -63,9 +66,25 @@ def builtin_factories() -> list[Factory]:
     return [otlp, batch, memory_limiter, clickhouse, debug, file, health_check]
 
 
+def adapter_factories() -> list[Factory]:
+    from adapters.base import AdapterPlugin
+    from collector.receivers.adapter_receiver import adapter_receiver_factory
+
+    factories = []
+    for entry in sorted(entry_points(group=ADAPTER_ENTRY_POINT_GROUP), key=lambda item: item.name):
+        try:
+            plugin = entry.load()
+        except Exception as error:
+            raise ImportError(f'adapter plugin "{entry.name}" ({entry.value}) cannot be loaded: {error}') from error
+        if not isinstance(plugin, AdapterPlugin):
+            raise TypeError(f'entry point "{entry.name}" in {ADAPTER_ENTRY_POINT_GROUP} is not an AdapterPlugin')
+        factories.append(adapter_receiver_factory(plugin))
+    return factories
+
+
 def default_registry() -> Registry:
     """Built-in factories plus every installed plugin."""
-    registry = Registry(builtin_factories())
+    registry = Registry([*builtin_factories(), *adapter_factories()])
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         loaded = entry.load()
         factory = loaded() if callable(loaded) and not isinstance(loaded, Factory) else loaded
