@@ -77,10 +77,19 @@ class Collector:
 
     def query(self, sql: str, exporter_id: str = "clickhouse") -> list[tuple[Any, ...]]:
         exporter = self.service.exporter(exporter_id)
-        _, rows = exporter.query(sql)
+        _, rows = getattr(exporter, "inner", exporter).query(sql)  # behind its sending queue
         return [tuple(row) for row in rows]
 
+    async def drain(self, timeout_s: float = 30.0) -> None:
+        """Waits until every exporter's sending queue has stored what it was given."""
+        for exporter_id in self.service.config.exporters:
+            exporter = self.service.exporter(exporter_id)
+            if hasattr(exporter, "wait_idle"):
+                await asyncio.wait_for(exporter.wait_idle(), timeout_s)
+
     async def aquery(self, sql: str, exporter_id: str = "clickhouse") -> list[tuple[Any, ...]]:
+        """The rows of `sql` once everything acknowledged so far is stored."""
+        await self.drain()
         return await asyncio.to_thread(self.query, sql, exporter_id)
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Final, Literal
 from urllib.parse import urlsplit
 
 from collector.config.types import DURATION
+from exporters.queue.config import RetryConfig, SendingQueueConfig
 
 ENDPOINT_SCHEMES: Final = ("chdb", "http", "https")
 EMBEDDED_PREFIX: Final = "chdb://"
@@ -62,6 +63,10 @@ class ClickHouseConfig:
                        "AggregatingMergeTree variant."})
     cluster_name: str = field(default="", metadata={
         "description": "When set, every DDL statement runs ON CLUSTER this cluster."})
+    sending_queue: SendingQueueConfig = field(default_factory=SendingQueueConfig, metadata={
+        "description": "The persistent queue between the pipeline and the inserts (on by default)."})
+    retry_on_failure: RetryConfig = field(default_factory=RetryConfig, metadata={
+        "description": "Backoff of retried inserts."})
 
     def validate(self) -> list[tuple[str, str]]:
         """Problems as (YAML path relative to this component, what is wrong and what to do)."""
@@ -88,6 +93,8 @@ class ClickHouseConfig:
         if self.cluster_name and not CLUSTER_NAME.match(self.cluster_name):
             problems.append(("cluster_name", f'"{self.cluster_name}" is not a valid cluster name: use '
                                              f"letters, digits, underscores, dashes and dots"))
+        problems.extend(self.sending_queue.problems())
+        problems.extend(self.retry_on_failure.problems())
         return problems
 
     @property

@@ -9,6 +9,7 @@ import logging
 import math
 import re
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from collector.telemetry.metrics import Counter
 from exporters.clickhouse.columns import COLUMN_NAMES, COLUMN_TYPES, to_columns
 from exporters.clickhouse.config import EMBEDDED_PREFIX, ClickHouseConfig, resolve_endpoint
 from exporters.clickhouse.errors import classify_insert_error, is_connection_failure
+from exporters.clickhouse.faults import FaultInjector
 from exporters.clickhouse.schema import TEXT_INDEX_SETTINGS, schema_statements, supports_text_index
 
 logger = logging.getLogger(__name__)
@@ -74,6 +76,8 @@ class ClickHouseExporter:
         self._failed_spans: Counter | None = None
         self._logged_failures: set[str] = set()
         self._query_server: QueryServer | None = None
+        self._base_insert_settings = self._insert_settings()
+        self._faults = FaultInjector.from_environment()
 
     @property
     def endpoint(self) -> str:
@@ -183,6 +187,11 @@ class ClickHouseExporter:
     # ---- the pipeline ---------------------------------------------------------------
 
     async def consume(self, traces: Traces) -> None:
+        await self.export(traces, None)
+
+    async def export(self, traces: Traces, dedup_token: str | None) -> None:
+        """One insert of `traces`. With `dedup_token`, a repeat of the same insert (the same
+        batch re-sent after an unknown outcome) is dropped by ClickHouse instead of stored twice."""
         if not span_count(traces):
             return
         async with self._insert_lock:
@@ -193,7 +202,7 @@ class ClickHouseExporter:
             try:
                 # Converting in the thread too: ~7 us per span would otherwise block the loop
                 # (70 ms for a batch of 10,000) while receivers wait to answer their senders.
-                sent = await asyncio.to_thread(self._write, connection, traces)
+                sent = await asyncio.to_thread(self._write, connection, traces, dedup_token)
             except Exception as error:
                 raise self._failed(classify_insert_error(error), span_count(traces), error) from error
         if self._sent_spans is not None:
@@ -253,16 +262,33 @@ class ClickHouseExporter:
         with self._client_lock:
             yield
 
-    def _write(self, connection: _Connection, traces: Traces) -> int:
+    def _write(self, connection: _Connection, traces: Traces, dedup_token: str | None) -> int:
         """Converts and inserts `traces`; the number of spans stored."""
         try:
             batch = to_columns(traces)
         except Exception as error:  # only malformed input can get here; retrying will not help
             raise PermanentError(f"spans cannot be converted: {error}") from error
         context = connection.insert_context
+        settings = dict(self._base_insert_settings)
+        if dedup_token is None:
+            # The tables keep a deduplication window for the queue's re-sends, and within it
+            # ClickHouse drops a block whose content repeats an earlier one (insert_deduplicate=0
+            # does not stop that on a non-replicated table): a fresh token keeps every insert.
+            settings["insert_deduplication_token"] = uuid.uuid4().hex
+        else:
+            settings.update(insert_deduplication_token=dedup_token,
+                            deduplicate_blocks_in_dependent_materialized_views=1)
+            # Deduplication of async inserts works per buffered flush, not per token: a batch
+            # with a token is inserted synchronously.
+            settings["async_insert"] = 0
+        if self._faults.active:
+            self._faults.before_insert(self._config.timeout)
         with self._client_guard():
+            context.settings = settings
             context.data = batch.columns
             connection.client.insert(context=context)
+        if self._faults.active:
+            self._faults.after_insert()
         return batch.span_count
 
     def _connect(self) -> _Connection:

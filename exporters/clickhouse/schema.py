@@ -99,11 +99,18 @@ def on_cluster(cluster_name: str) -> str:
     return f"ON CLUSTER `{cluster_name}`" if cluster_name else ""
 
 
+# How many recent inserts a (non-replicated) MergeTree remembers to drop a repeated
+# insert_deduplication_token: the persistent queue re-sends a batch of unknown outcome with its
+# token, and the re-send must fall within this window (Replicated tables default to 1000 too).
+DEDUP_WINDOW_BLOCKS: Final = 1000
+
+
 def schema_statements(config: ClickHouseConfig, server_version: str,
                       text_index_settings: tuple[str, ...] = ()) -> list[Statement]:
     """The statements that create the schema, in order. `text_index_settings` are the gating
     settings the server has turned off (see TEXT_INDEX_SETTINGS)."""
     cluster = on_cluster(config.cluster_name)
+    replicated = "Replicated" in config.table_engine or "Shared" in config.table_engine
     common = {"database": config.database, "table": config.traces_table_name, "on_cluster": cluster}
     statements: list[Statement] = []
     if config.database != DEFAULT_DATABASE:
@@ -118,6 +125,7 @@ def schema_statements(config: ClickHouseConfig, server_version: str,
             engine=table_engine(config.table_engine),
             ttl=ttl_expression(config.ttl, "toDateTime(Timestamp)"),
             attribute_indexes=indexes.template.rstrip("\n"),
+            dedup_setting="" if replicated else f", non_replicated_deduplication_window = {DEDUP_WINDOW_BLOCKS}",
         ),
         tuple((name, 1) for name in text_index_settings) if text_index else (),
     ))
@@ -131,4 +139,7 @@ def schema_statements(config: ClickHouseConfig, server_version: str,
     ))
     statements.append(Statement("traces_id_ts_lookup_mv",
                                 load_template("traces_id_ts_lookup_mv.sql").substitute(common)))
+    if not replicated:
+        statements.append(Statement("traces_dedup_window", load_template("traces_dedup_window.sql").substitute(
+            common, window=DEDUP_WINDOW_BLOCKS)))
     return statements

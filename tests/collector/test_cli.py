@@ -87,10 +87,16 @@ def test_run_store_sigterm_then_sql(tmp_path: Path) -> None:
     try:
         wait_healthy(ports["health"], process)
         assert post_spans(ports["http"], "before-stop") == 200
-        # While the collector holds the embedded path, `spanhouse sql` goes through it.
-        result = spanhouse("sql", "SELECT SpanName, ServiceName FROM otel.otel_traces", "--config",
-                           str(config_path), "--format", "json")
-        assert result.returncode == 0, result.stderr
+        # While the collector holds the embedded path, `spanhouse sql` goes through it. (The 200
+        # came once the spans were durable in the sending queue; the insert follows shortly.)
+        deadline = time.monotonic() + 30
+        while True:
+            result = spanhouse("sql", "SELECT SpanName, ServiceName FROM otel.otel_traces", "--config",
+                               str(config_path), "--format", "json")
+            assert result.returncode == 0, result.stderr
+            if json.loads(result.stdout) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         assert json.loads(result.stdout) == [{"SpanName": "before-stop", "ServiceName": "raw-client"}]
         # The query is read-only.
         result = spanhouse("sql", "DROP TABLE otel.otel_traces", "--config", str(config_path))

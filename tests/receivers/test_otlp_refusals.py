@@ -11,7 +11,11 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from tests.conftest import BASIC_CONFIG, StartCollector
 from tests.receivers.test_otlp_http_protocol import every_value_type_request, post
 
-UNREACHABLE = BASIC_CONFIG.replace("endpoint: chdb://{dir}/clickhouse", "endpoint: http://127.0.0.1:{port:nothing}")
+# Without the sending queue an export is answered only after its insert, so an unreachable
+# ClickHouse is visible to senders at once (with the queue they are answered once it is durable).
+UNREACHABLE = BASIC_CONFIG.replace(
+    "endpoint: chdb://{dir}/clickhouse",
+    "endpoint: http://127.0.0.1:{port:nothing}\n    sending_queue:\n      enabled: false")
 OVER_LIMIT = BASIC_CONFIG.replace("processors:\n", "processors:\n  memory_limiter:\n    limit_mib: 1\n").replace(
     "processors: [batch]", "processors: [memory_limiter, batch]")
 

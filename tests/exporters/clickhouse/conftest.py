@@ -15,6 +15,7 @@ from collector.telemetry.metrics import Metrics
 from exporters.clickhouse.config import ClickHouseConfig
 from exporters.clickhouse.exporter import ClickHouseExporter
 from exporters.clickhouse.factory import FACTORY
+from exporters.queue.config import SendingQueueConfig
 
 
 class StubHost:
@@ -44,7 +45,9 @@ async def make_exporter(tmp_path: Path) -> AsyncIterator[MakeExporter]:
     created: list[ClickHouseExporter] = []
 
     def make(component_id: str = "clickhouse", **overrides: Any) -> ClickHouseExporter:
-        config = ClickHouseConfig(**{"endpoint": "chdb://./engine", **overrides})
+        # The exporter itself, without the sending queue in front (tests/exporters/queue has those).
+        config = ClickHouseConfig(**{"endpoint": "chdb://./engine",
+                                     "sending_queue": SendingQueueConfig(enabled=False), **overrides})
         exporter = FACTORY.create(CreateSettings(component_id, tmp_path), config)
         created.append(exporter)
         return exporter

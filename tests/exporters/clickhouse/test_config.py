@@ -12,6 +12,7 @@ import yaml
 
 from collector.config.types import DURATION, parse_duration
 from exporters.clickhouse.config import ClickHouseConfig
+from exporters.queue.config import RetryConfig, SendingQueueConfig
 
 TESTDATA = Path(__file__).parent / "testdata"
 
@@ -37,6 +38,8 @@ def test_defaults() -> None:
         "database": "otel", "traces_table_name": "otel_traces", "create_schema": True, "ttl": 0.0,
         "compress": "lz4", "async_insert": True, "timeout": 5.0, "table_engine": "MergeTree",
         "cluster_name": "",
+        "sending_queue": dataclasses.asdict(SendingQueueConfig()),
+        "retry_on_failure": dataclasses.asdict(RetryConfig()),
     }
     assert config.validate() == []
     assert config.is_embedded

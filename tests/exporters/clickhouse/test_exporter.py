@@ -14,6 +14,8 @@ from exporters.clickhouse import exporter as exporter_module
 from exporters.clickhouse.config import ClickHouseConfig
 from exporters.clickhouse.exporter import ClickHouseExporter, ClickHouseStartError
 from exporters.clickhouse.factory import FACTORY, resolve_endpoint
+from exporters.queue.config import SendingQueueConfig
+from exporters.queue.sending_queue import QueuedExporter
 
 from .conftest import MakeExporter, StubHost
 from .otlp_samples import ROUND_TRIP_QUERY, expected_rows, full_request, simple_request
@@ -220,7 +222,13 @@ def test_resolve_endpoint(tmp_path: Path) -> None:
 def test_factory(tmp_path: Path) -> None:
     assert FACTORY.type == "clickhouse"
     assert FACTORY.config_class is ClickHouseConfig
-    exporter = FACTORY.create(CreateSettings("clickhouse/main", tmp_path), ClickHouseConfig())
+    queued = FACTORY.create(CreateSettings("clickhouse/main", tmp_path), ClickHouseConfig())
+    # By default the exporter sits behind its persistent sending queue.
+    assert isinstance(queued, QueuedExporter)
+    exporter = queued.inner
     assert isinstance(exporter, ClickHouseExporter)
     assert not exporter.connected  # no I/O before start
     assert not (tmp_path / "data").exists()
+    direct = FACTORY.create(CreateSettings("clickhouse/main", tmp_path),
+                            ClickHouseConfig(sending_queue=SendingQueueConfig(enabled=False)))
+    assert isinstance(direct, ClickHouseExporter)

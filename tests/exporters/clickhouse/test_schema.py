@@ -74,7 +74,10 @@ EXPECTED_BLOOM_FILTER_INDEXES = [
 ]
 TRACES_KEYS = ("toDate(Timestamp)", "ServiceName, SpanName, toDateTime(Timestamp)",
                "ServiceName, SpanName, toDateTime(Timestamp), Timestamp")
-SETTINGS = "SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1"
+# The contrib settings, plus the deduplication window the persistent queue's re-sends rely on
+# (a table setting: readers of the contrib layout do not see it).
+CONTRIB_SETTINGS = "SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1"
+SETTINGS = CONTRIB_SETTINGS + ", non_replicated_deduplication_window = 1000"
 
 
 def rows(exporter: ClickHouseExporter, sql: str, **parameters: Any) -> list[tuple[Any, ...]]:
@@ -114,7 +117,7 @@ async def test_created_schema_matches_the_reference(started: ClickHouseExporter)
     ]
     engine, *keys, engine_full = table_info(started, "otel_traces_trace_id_ts")
     assert (engine, *keys) == ("AggregatingMergeTree", "toStartOfWeek(Start)", "(TraceId)", "(TraceId)")
-    assert engine_full.endswith(SETTINGS)
+    assert engine_full.endswith(CONTRIB_SETTINGS)
 
     engine, *_ = table_info(started, "otel_traces_trace_id_ts_mv")
     assert engine == "MaterializedView"
@@ -206,7 +209,7 @@ def test_engines_and_cluster_in_the_ddl() -> None:
 
 def test_default_database_is_not_created() -> None:
     names = [statement.name for statement in schema_statements(ClickHouseConfig(database="default"), "26.9")]
-    assert names == ["traces_table", "traces_id_ts_lookup_table", "traces_id_ts_lookup_mv"]
+    assert names == ["traces_table", "traces_id_ts_lookup_table", "traces_id_ts_lookup_mv", "traces_dedup_window"]
 
 
 def test_text_index_gating_settings_are_passed_on() -> None:

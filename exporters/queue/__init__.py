@@ -1,0 +1,1 @@
+"""The exporter helper's persistent sending queue and retry policy."""

@@ -1,0 +1,302 @@
+"""The persistent sending queue in front of an exporter.
+
+`consume` appends the spans to the queue and returns once they are durable there, so the
+receiver's answer to its sender means "kept across a crash". Consumers read batches back in
+order, insert them with a deduplication token made of the queue's id and the batch's record
+range, retry retryable failures with backoff, set bad batches aside in a dead-letter file, and
+remove a batch from the queue only once ClickHouse confirmed its insert."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+import orjson
+from google.protobuf.message import DecodeError
+
+from collector.component import CreateSettings, Host, Traces, span_count
+from collector.errors import PermanentError, ResourceExhaustedError
+from collector.telemetry.metrics import Metrics
+from exporters.queue.config import RetryConfig, SendingQueueConfig
+from exporters.queue.persistent_queue import Entry, InflightBatch, PersistentQueue
+from exporters.queue.record_log import Record, encode_record
+from exporters.queue.retry import Backoff
+
+logger = logging.getLogger(__name__)
+
+# On a clean stop, what the queue holds is exported for at most this long while ClickHouse
+# answers; the rest stays on disk and goes out first on the next start.
+DRAIN_ON_SHUTDOWN_S: Final = 5.0
+FULL_RETRY_AFTER_S: Final = 5
+
+
+class Exporter(Protocol):
+    async def start(self, host: Host) -> None: ...
+
+    async def shutdown(self) -> None: ...
+
+    async def export(self, traces: Traces, dedup_token: str | None) -> None: ...
+
+
+class _Counters:
+    def __init__(self, metrics: Metrics | None, exporter: str) -> None:
+        metrics = metrics or Metrics()
+        self.enqueue_failed = metrics.counter(
+            "otelcol_exporter_enqueue_failed_spans", "Spans refused because the sending queue was full",
+            exporter=exporter)
+        self.retries = metrics.counter("spanhouse_exporter_retries", "Insert attempts that failed and were retried",
+                                       exporter=exporter)
+        self.dead_letter = metrics.counter("spanhouse_exporter_dead_letter_spans",
+                                           "Spans set aside in the dead-letter file", exporter=exporter)
+        self.corrupt = metrics.counter("spanhouse_queue_corrupt_regions",
+                                       "Damaged regions of the queue files skipped on start", exporter=exporter)
+
+
+class QueuedExporter:
+    def __init__(self, settings: CreateSettings, queue_config: SendingQueueConfig, retry_config: RetryConfig,
+                 inner: Exporter, clock: Callable[[], float] = time.monotonic) -> None:
+        self.inner = inner
+        self._id = settings.component_id
+        self._config = queue_config
+        self._retry = retry_config
+        self._clock = clock
+        directory = settings.config_dir / queue_config.directory / settings.component_id.replace("/", "_")
+        self.queue = PersistentQueue(directory, queue_config.fsync, queue_config.fsync_interval)
+        self._counters = _Counters(None, self._id)
+        self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(queue_config.num_consumers)
+        self._inflight: dict[int, InflightBatch] = {}  # by first seq
+        self._done: set[int] = set()  # first seqs of batches stored, not yet committed
+        self._workers: set[asyncio.Task[None]] = set()
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._opened = False
+        self._failing = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    async def start(self, host: Host) -> None:
+        metrics = host.telemetry
+        self._counters = _Counters(metrics, self._id)
+        if metrics is not None:
+            metrics.gauge("otelcol_exporter_queue_size", "Requests in the sending queue",
+                          reader=lambda: float(self.queue.pending_records), exporter=self._id)
+            metrics.gauge("otelcol_exporter_queue_capacity", "Capacity of the sending queue (in its sizer's unit)",
+                          reader=lambda: float(self._config.queue_size), exporter=self._id)
+            metrics.gauge("spanhouse_exporter_queue_spans", "Spans in the sending queue",
+                          reader=lambda: float(self.queue.pending_spans), exporter=self._id)
+        recovery = await asyncio.to_thread(self.queue.open)
+        self._opened = True
+        if recovery.corrupt_regions:
+            self._counters.corrupt.add(recovery.corrupt_regions)
+            logger.warning("exporter %s: skipped %d damaged region(s) (%d bytes) of the queue in %s",
+                           self._id, recovery.corrupt_regions, recovery.skipped_bytes, self.queue.directory)
+        if recovery.pending_records:
+            logger.info("exporter %s: %d request(s), %d span(s) in the queue from before; exporting them first",
+                        self._id, recovery.pending_records, recovery.pending_spans)
+        await self.inner.start(host)
+        self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch(), name=f"{self._id} queue")
+
+    async def shutdown(self) -> None:
+        if self._dispatcher is not None:
+            if not self._failing:
+                # Give what is queued a short chance to go out while ClickHouse answers.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wait_idle(), DRAIN_ON_SHUTDOWN_S)
+            self._dispatcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._dispatcher
+            self._dispatcher = None
+        for worker in list(self._workers):
+            worker.cancel()
+        if self._workers:
+            await asyncio.gather(*self._workers, return_exceptions=True)
+        await self.inner.shutdown()
+        if self._opened:
+            await asyncio.to_thread(self.queue.close)
+            self._opened = False
+
+    async def wait_idle(self) -> None:
+        """Until the queue holds nothing that is not stored (for tests and the drain on stop)."""
+        while self.queue.pending_records:
+            self._idle.clear()
+            await self._idle.wait()
+
+    # ---- the write side -------------------------------------------------------------------
+
+    async def consume(self, traces: Traces) -> None:
+        spans = span_count(traces)
+        if not spans:
+            return
+        if not self._opened:
+            raise ResourceExhaustedError(f"exporter {self._id} is not running", FULL_RETRY_AFTER_S)
+        payload = traces.SerializeToString()
+        if self._would_overflow(len(payload), spans):
+            self._counters.enqueue_failed.add(spans)
+            raise ResourceExhaustedError(
+                f"the sending queue of exporter {self._id} is full ({self.queue.pending_records} requests, "
+                f"{self.queue.pending_spans} spans, {self.queue.pending_bytes} bytes); retry later",
+                FULL_RETRY_AFTER_S)
+        await self.queue.append(payload, spans)
+        self._idle.clear()
+        self._wake.set()
+
+    def _would_overflow(self, size: int, spans: int) -> bool:
+        queue, limit = self.queue, self._config.queue_size
+        if queue.pending_records == 0:
+            return False  # one request larger than the whole queue still goes through
+        if self._config.sizer == "bytes":
+            return queue.pending_bytes + size > limit
+        if self._config.sizer == "spans":
+            return queue.pending_spans + spans > limit
+        return queue.pending_records + 1 > limit
+
+    # ---- the read side --------------------------------------------------------------------
+
+    async def _dispatch(self) -> None:
+        # Batches that were in flight when the process stopped go first, with their exact ranges.
+        for batch in sorted(self.queue.inflight, key=lambda item: item.first):
+            entries = self.queue.take_range(batch.first, batch.last)
+            if entries:
+                await self._slots.acquire()
+                self._launch(batch, entries)
+        batch_config = self._config.batch
+        while True:
+            if not self.queue.has_pending():
+                if not self._workers and self.queue.pending_records == 0:
+                    self._idle.set()
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            if self.queue.unsent_spans < batch_config.min_size and batch_config.flush_timeout > 0:
+                # Wait a little for a fuller batch: fewer, larger inserts are what ClickHouse likes.
+                with contextlib.suppress(TimeoutError):
+                    deadline = self._clock() + batch_config.flush_timeout
+                    while self.queue.unsent_spans < batch_config.min_size and self._clock() < deadline:
+                        self._wake.clear()
+                        await asyncio.wait_for(self._wake.wait(), max(0.0, deadline - self._clock()))
+            await self._slots.acquire()
+            entries = self.queue.take(batch_config.max_size)
+            if not entries:
+                self._slots.release()
+                continue
+            batch = InflightBatch(entries[0].seq, entries[-1].seq)
+            self._inflight[batch.first] = batch
+            # Written before the insert: after a crash, this exact range is re-sent with this token.
+            await asyncio.to_thread(self.queue.save_inflight, list(self._inflight.values()))
+            self._launch(batch, entries)
+
+    def _launch(self, batch: InflightBatch, entries: list[Entry]) -> None:
+        self._inflight[batch.first] = batch
+        task = asyncio.get_running_loop().create_task(self._export_batch(batch, entries))
+        self._workers.add(task)
+        task.add_done_callback(self._worker_done)
+
+    def _worker_done(self, task: asyncio.Task[None]) -> None:
+        self._workers.discard(task)
+        self._slots.release()
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("exporter %s: queue worker failed: %s", self._id, task.exception())
+        self._wake.set()
+
+    async def _export_batch(self, batch: InflightBatch, entries: list[Entry]) -> None:
+        records = [record for record in (self.queue.read(entry) for entry in entries) if record is not None]
+        if len(records) < len(entries):
+            self._counters.corrupt.add(len(entries) - len(records))
+        if records and not batch.split:
+            try:
+                traces = Traces.FromString(b"".join(record.payload for record in records))
+                stored = await self._export_with_retry(traces, self._token(batch.first, batch.last))
+            except (PermanentError, DecodeError) as error:
+                stored = False
+                if len(records) == 1:
+                    await self._dead_letter(records, error)
+                    stored = True
+                else:
+                    logger.warning("exporter %s: batch %d-%d refused (%s); retrying its %d requests one by one",
+                                   self._id, batch.first, batch.last, error, len(records))
+                    batch = InflightBatch(batch.first, batch.last, split=True)
+                    self._inflight[batch.first] = batch
+                    await asyncio.to_thread(self.queue.save_inflight, list(self._inflight.values()))
+            if not stored and not batch.split:
+                await self._dead_letter(records, RuntimeError("retries exhausted (max_elapsed_time)"))
+        if batch.split:
+            for record in records:
+                try:
+                    stored = await self._export_with_retry(Traces.FromString(record.payload),
+                                                           self._token(record.seq, record.seq))
+                    if not stored:
+                        await self._dead_letter([record], RuntimeError("retries exhausted (max_elapsed_time)"))
+                except (PermanentError, DecodeError) as error:
+                    await self._dead_letter([record], error)
+        self._done.add(batch.first)
+        await self._advance_commit()
+
+    async def _export_with_retry(self, traces: Traces, token: str) -> bool:
+        """True once stored; False when retries ran out. Permanent errors propagate."""
+        backoff = Backoff(self._retry, self._clock)
+        while True:
+            try:
+                await self.inner.export(traces, token)
+                self._failing = False
+                return True
+            except PermanentError:
+                raise
+            except Exception as error:
+                self._failing = True
+                delay = backoff.next_delay() if self._retry.enabled else None
+                if delay is None:
+                    logger.error("exporter %s: giving up on a batch after retries: %s", self._id, error)
+                    return False
+                self._counters.retries.add()
+                await asyncio.sleep(delay)
+
+    def _token(self, first: int, last: int) -> str:
+        return f"spanhouse-{self.queue.queue_id}-{first}-{last}"
+
+    async def _advance_commit(self) -> None:
+        through = None
+        for first in sorted(self._inflight):
+            if first not in self._done:
+                break
+            through = self._inflight.pop(first).last
+            self._done.discard(first)
+        if through is None:
+            return
+        remaining = list(self._inflight.values())
+        await asyncio.to_thread(self._commit, through, remaining)
+        if self.queue.pending_records == 0:
+            self._idle.set()
+
+    def _commit(self, through: int, remaining: list[InflightBatch]) -> None:
+        self.queue.commit(through)
+        self.queue.save_inflight(remaining)
+
+    async def _dead_letter(self, records: list[Record], error: BaseException) -> None:
+        spans = sum(record.spans for record in records)
+        self._counters.dead_letter.add(spans)
+        logger.error("exporter %s: %d span(s) set aside in the dead-letter file: %s", self._id, spans, error)
+        await asyncio.to_thread(self._write_dead_letter, records, str(error))
+
+    def _write_dead_letter(self, records: list[Record], error: str) -> None:
+        directory: Path = self.queue.directory / "dead-letter"
+        directory.mkdir(exist_ok=True)
+        with open(directory / "records.seg", "ab") as data, open(directory / "errors.jsonl", "ab") as log:
+            for record in records:
+                data.write(encode_record(record.seq, record.payload, record.spans))
+                log.write(orjson.dumps({"seq": record.seq, "spans": record.spans, "error": error,
+                                        "at": time.time()}) + b"\n")
+
+
+def queued(settings: CreateSettings, queue_config: SendingQueueConfig, retry_config: RetryConfig,
+           inner: Any) -> Any:
+    """The exporter as the pipeline sees it: behind the queue when the queue is enabled."""
+    if not queue_config.enabled:
+        return inner
+    return QueuedExporter(settings, queue_config, retry_config, inner)
