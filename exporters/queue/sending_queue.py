@@ -75,9 +75,14 @@ class QueuedExporter:
         self._workers: set[asyncio.Task[None]] = set()
         self._dispatcher: asyncio.Task[None] | None = None
         self._opened = False
+        self._stopping = False
         self._failing = False
         self._idle = asyncio.Event()
         self._idle.set()
+        self._progress = asyncio.Event()  # set on every commit and every failed attempt
+        # Orders the writes of `inflight.json` and `committed`: each write must describe the
+        # latest state, or a crash could forget a batch that is being inserted.
+        self._persist_lock = asyncio.Lock()
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -105,10 +110,13 @@ class QueuedExporter:
 
     async def shutdown(self) -> None:
         if self._dispatcher is not None:
-            if not self._failing:
-                # Give what is queued a short chance to go out while ClickHouse answers.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wait_idle(), DRAIN_ON_SHUTDOWN_S)
+            # Give what is queued a short chance to go out while ClickHouse answers.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(DRAIN_ON_SHUTDOWN_S):
+                    while self.queue.pending_records and not self._failing:
+                        self._progress.clear()
+                        await self._progress.wait()
+            self._stopping = True
             self._dispatcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._dispatcher
@@ -167,7 +175,7 @@ class QueuedExporter:
                 await self._slots.acquire()
                 self._launch(batch, entries)
         batch_config = self._config.batch
-        while True:
+        while not self._stopping:
             if not self.queue.has_pending():
                 if not self._workers and self.queue.pending_records == 0:
                     self._idle.set()
@@ -176,20 +184,21 @@ class QueuedExporter:
                 continue
             if self.queue.unsent_spans < batch_config.min_size and batch_config.flush_timeout > 0:
                 # Wait a little for a fuller batch: fewer, larger inserts are what ClickHouse likes.
+                # (asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+                # that races with the event, and shutdown would then wait for ever.)
                 with contextlib.suppress(TimeoutError):
-                    deadline = self._clock() + batch_config.flush_timeout
-                    while self.queue.unsent_spans < batch_config.min_size and self._clock() < deadline:
-                        self._wake.clear()
-                        await asyncio.wait_for(self._wake.wait(), max(0.0, deadline - self._clock()))
+                    async with asyncio.timeout(batch_config.flush_timeout):
+                        while self.queue.unsent_spans < batch_config.min_size:
+                            self._wake.clear()
+                            await self._wake.wait()
             await self._slots.acquire()
             entries = self.queue.take(batch_config.max_size)
             if not entries:
                 self._slots.release()
                 continue
             batch = InflightBatch(entries[0].seq, entries[-1].seq)
-            self._inflight[batch.first] = batch
             # Written before the insert: after a crash, this exact range is re-sent with this token.
-            await asyncio.to_thread(self.queue.save_inflight, list(self._inflight.values()))
+            await self._save_inflight(batch)
             self._launch(batch, entries)
 
     def _launch(self, batch: InflightBatch, entries: list[Entry]) -> None:
@@ -222,8 +231,7 @@ class QueuedExporter:
                     logger.warning("exporter %s: batch %d-%d refused (%s); retrying its %d requests one by one",
                                    self._id, batch.first, batch.last, error, len(records))
                     batch = InflightBatch(batch.first, batch.last, split=True)
-                    self._inflight[batch.first] = batch
-                    await asyncio.to_thread(self.queue.save_inflight, list(self._inflight.values()))
+                    await self._save_inflight(batch)
             if not stored and not batch.split:
                 await self._dead_letter(records, RuntimeError("retries exhausted (max_elapsed_time)"))
         if batch.split:
@@ -250,6 +258,7 @@ class QueuedExporter:
                 raise
             except Exception as error:
                 self._failing = True
+                self._progress.set()
                 delay = backoff.next_delay() if self._retry.enabled else None
                 if delay is None:
                     logger.error("exporter %s: giving up on a batch after retries: %s", self._id, error)
@@ -260,17 +269,23 @@ class QueuedExporter:
     def _token(self, first: int, last: int) -> str:
         return f"spanhouse-{self.queue.queue_id}-{first}-{last}"
 
+    async def _save_inflight(self, batch: InflightBatch) -> None:
+        async with self._persist_lock:
+            self._inflight[batch.first] = batch
+            await asyncio.to_thread(self.queue.save_inflight, list(self._inflight.values()))
+
     async def _advance_commit(self) -> None:
-        through = None
-        for first in sorted(self._inflight):
-            if first not in self._done:
-                break
-            through = self._inflight.pop(first).last
-            self._done.discard(first)
-        if through is None:
-            return
-        remaining = list(self._inflight.values())
-        await asyncio.to_thread(self._commit, through, remaining)
+        async with self._persist_lock:
+            through = None
+            for first in sorted(self._inflight):
+                if first not in self._done:
+                    break
+                through = self._inflight.pop(first).last
+                self._done.discard(first)
+            if through is None:
+                return
+            await asyncio.to_thread(self._commit, through, list(self._inflight.values()))
+        self._progress.set()
         if self.queue.pending_records == 0:
             self._idle.set()
 
