@@ -45,7 +45,7 @@ class StateWrite:
     namespace: str
     key: str
     value: bytes
-    ttl_s: float = 0.0  # 0: kept for ever
+    ttl_s: float | None = None  # None: the receiver's state_ttl; 0: kept for ever
 
 
 @dataclass(frozen=True, slots=True)

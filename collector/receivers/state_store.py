@@ -81,7 +81,7 @@ class StateStore:
         now = time.time()
         rows = []
         for item in writes:
-            ttl = item.ttl_s or self._default_ttl_s
+            ttl = self._default_ttl_s if item.ttl_s is None else item.ttl_s
             rows.append((item.namespace, item.key, item.value, now + ttl if ttl > 0 else 0.0))
         with self._lock:
             db = self._db()

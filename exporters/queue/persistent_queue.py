@@ -91,6 +91,7 @@ class PersistentQueue:
         self._flush_handle: asyncio.TimerHandle | None = None
         self._flush_task: asyncio.Task[None] | None = None
         self._dirty_fds: set[int] = set()
+        self._retired_fds: list[int] = []
         self.pending_bytes = 0
         self.pending_spans = 0
         self.pending_records = 0
@@ -157,6 +158,9 @@ class PersistentQueue:
         self.unsent_spans += entry.spans
 
     def close(self) -> None:
+        for descriptor in self._retired_fds:
+            os.close(descriptor)
+        self._retired_fds.clear()
         if self._active_fd >= 0:
             if self._fsync != "never":
                 os.fsync(self._active_fd)
@@ -170,17 +174,20 @@ class PersistentQueue:
 
     async def append(self, payload: bytes, spans: int) -> int:
         """Appends one record; returns once it is as durable as the fsync mode promises."""
+        # Nothing in here awaits until the record is written: sequence numbers and offsets are
+        # taken and used in one step, so concurrent appends cannot share or reorder them.
+        record_bytes = HEADER_BYTES + len(payload)
+        if self._active_fd < 0 or (self._active_size and self._active_size + record_bytes > self._segment_bytes):
+            self._roll_segment(self._next_seq)
         seq = self._next_seq
+        self._next_seq = seq + 1
         data = encode_record(seq, payload, spans)
-        if self._active_fd < 0 or (self._active_size + len(data) > self._segment_bytes and self._active_size):
-            await self._roll_segment(seq)
         offset = self._active_size
         written = 0
         view = memoryview(data)
         while written < len(data):  # page-cache writes: microseconds, so on the loop thread
             written += os.write(self._active_fd, view[written:])
         self._active_size += len(data)
-        self._next_seq = seq + 1
         self._dirty_fds.add(self._active_fd)
         # Pending at once, so records stay in sequence order; exporting a record before its
         # fsync completes is harmless (its sender is answered only after the fsync).
@@ -191,19 +198,25 @@ class PersistentQueue:
             await self._group_fsync()
         return seq
 
-    async def _roll_segment(self, first_seq: int) -> None:
+    def _roll_segment(self, first_seq: int) -> None:
+        """Starts a new segment. Blocking, on purpose: the old segment's fsync covers only the
+        last few milliseconds of writes (group commit), and doing it inline means no record
+        written to the old file can be answered before that file is durable."""
         if self._active_fd >= 0:
             old = self._active_fd
             if self._fsync != "never":
-                await asyncio.to_thread(os.fsync, old)
+                os.fsync(old)
             self._dirty_fds.discard(old)
-            os.close(old)
+            if self._flush_task is None:
+                os.close(old)
+            else:  # a group fsync running in a thread may hold it: closed when that one ends
+                self._retired_fds.append(old)
         path = segment_path(self.directory, first_seq)
         self._active_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._segments[first_seq] = os.open(path, os.O_RDONLY)
         self._active_first, self._active_size = first_seq, 0
         if self._fsync != "never":
-            await asyncio.to_thread(fsync_directory, self.directory)
+            fsync_directory(self.directory)
 
     async def _group_fsync(self) -> None:
         """One fsync for every append of the last few milliseconds (group commit)."""
@@ -233,6 +246,9 @@ class PersistentQueue:
                     waiter.set_result(None)
         finally:
             self._flush_task = None
+            for descriptor in self._retired_fds:
+                os.close(descriptor)
+            self._retired_fds.clear()
             if self._flush_waiters:  # appends that arrived during the fsync
                 self._flush_handle = asyncio.get_running_loop().call_later(self._fsync_interval_s, self._start_flush)
 

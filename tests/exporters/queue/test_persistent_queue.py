@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from exporters.queue.persistent_queue import InflightBatch, PersistentQueue
@@ -67,3 +68,18 @@ async def test_truncated_and_flipped_files_start_with_the_good_records(tmp_path:
     again = PersistentQueue(tmp_path)
     assert again.open().corrupt_regions == 1  # the middle damage is still there, counted, harmless
     again.close()
+
+
+async def test_concurrent_appends_across_segment_rolls_get_distinct_sequence_numbers(tmp_path: Path) -> None:
+    # Regression: a segment roll awaited between taking a sequence number and using it, so two
+    # concurrent appends could share one and a restart then counted a record twice.
+    queue = PersistentQueue(tmp_path, fsync="batch", fsync_interval_s=0.001, segment_bytes=600)
+    queue.open()
+    seqs = await asyncio.gather(*(queue.append(b"x" * 100, 1) for _ in range(200)))
+    assert sorted(seqs) == list(range(1, 201))
+    queue.close()
+    reopened = PersistentQueue(tmp_path)
+    recovery = reopened.open()
+    assert (recovery.pending_records, recovery.corrupt_regions) == (200, 0)
+    assert [entry.seq for entry in reopened.take(max_spans=0, max_records=1000)] == list(range(1, 201))
+    reopened.close()

@@ -1,0 +1,194 @@
+"""Helpers of the delivery-guarantee tests: a collector in its own process (so it can be killed),
+clients that remember exactly which spans were acknowledged, and the stored rows to check."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+from collector.component import Traces
+from tests.conftest import free_port
+
+REPO = Path(__file__).resolve().parents[3]
+
+CONFIG = """
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:{http}
+exporters:
+  clickhouse:
+    endpoint: chdb://{dir}/clickhouse
+    sending_queue:
+      directory: {dir}/queue
+      sizer: requests
+      queue_size: {queue_size}
+      batch:
+        min_size: 200
+        flush_timeout: 50ms
+    retry_on_failure:
+      initial_interval: 100ms
+      max_interval: 200ms
+extensions:
+  health_check:
+    endpoint: 127.0.0.1:{health}
+service:
+  extensions: [health_check]
+  shutdown_timeout: {shutdown_timeout}
+  telemetry:
+    logs:
+      level: warn
+    metrics:
+      address: 127.0.0.1:{metrics}
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [clickhouse]
+"""
+
+
+@dataclass
+class CollectorProcess:
+    directory: Path
+    queue_size: int = 100_000
+    shutdown_timeout: str = "10s"
+    ports: dict[str, int] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+    def __post_init__(self) -> None:
+        self.ports = {name: free_port() for name in ("http", "health", "metrics")}
+        self.config_path = self.directory / "collector.yaml"
+        self.faults_path = self.directory / "faults"
+        self.faults_path.write_text("")
+        self.config_path.write_text(CONFIG.format(dir=self.directory, queue_size=self.queue_size,
+                                                  shutdown_timeout=self.shutdown_timeout, **self.ports))
+
+    def fault(self, mode: str) -> None:
+        self.faults_path.write_text(mode)
+        stamp = time.time() + 1  # a new mtime even within the filesystem's timestamp granularity
+        os.utime(self.faults_path, (stamp, stamp))
+
+    def start(self) -> None:
+        env = {**os.environ, "PYTHONPATH": str(REPO), "SPANHOUSE_FAULTS_FILE": str(self.faults_path)}
+        self.process = subprocess.Popen([sys.executable, "-m", "collector", "run", "--config", str(self.config_path)],
+                                        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                errors = self.process.stderr.read().decode() if self.process.stderr else ""
+                raise AssertionError(f"collector exited: {errors}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.ports['health']}/", timeout=1) as answer:
+                    if answer.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError):
+                pass
+            time.sleep(0.05)
+        raise AssertionError("collector did not become ready")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self, timeout_s: float = 60) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout=timeout_s)
+        if code != 0 and self.process.stderr is not None:
+            print(self.process.stderr.read().decode()[-3000:])  # shown by pytest when the test fails
+        return code
+
+    def wait_exit(self, timeout_s: float = 60) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout=timeout_s)
+
+    def metric(self, name: str) -> float:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.ports['metrics']}/metrics", timeout=5) as answer:
+            for line in answer.read().decode().splitlines():
+                if line.startswith(name + "{") or line.startswith(name + " "):
+                    return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    def sql(self, query: str) -> list[list[str]]:
+        result = subprocess.run([sys.executable, "-m", "collector", "sql", query, "--config", str(self.config_path),
+                                 "--format", "csv"], capture_output=True, text=True, cwd=REPO, timeout=120,
+                                env={**os.environ, "PYTHONPATH": str(REPO)})
+        assert result.returncode == 0, result.stderr
+        return [line.split(",") for line in result.stdout.splitlines()[1:]]
+
+    def stored_spans(self) -> tuple[int, set[str]]:
+        """(rows, distinct span ids) in ClickHouse."""
+        rows = self.sql("SELECT SpanId FROM otel.otel_traces")
+        return len(rows), {row[0].strip('"') for row in rows}
+
+    def wait_stored(self, expected: set[str], timeout_s: float = 90) -> tuple[int, set[str]]:
+        """Rows and distinct ids once every id of `expected` is stored (or the time is up)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            count, ids = self.stored_spans()
+            if expected <= ids or time.monotonic() > deadline:
+                return count, ids
+            time.sleep(0.3)
+
+
+def request_body(client: int, number: int, spans: int) -> tuple[bytes, list[str]]:
+    traces = Traces()
+    scope = traces.resource_spans.add().scope_spans.add()
+    trace_id = client.to_bytes(4, "big") + number.to_bytes(8, "big") + b"\x00\x00\x00\x01"
+    ids = []
+    for index in range(spans):
+        span_id = client.to_bytes(2, "big") + number.to_bytes(4, "big") + index.to_bytes(2, "big")
+        scope.spans.add(name="load", trace_id=trace_id, span_id=span_id, start_time_unix_nano=1_700_000_000_000_000_000,
+                        end_time_unix_nano=1_700_000_000_000_001_000)
+        ids.append(span_id.hex())
+    return traces.SerializeToString(), ids
+
+
+@dataclass
+class LoadResult:
+    acknowledged: set[str] = field(default_factory=set)
+    statuses: dict[int, int] = field(default_factory=dict)
+    retry_after_seen: bool = False
+
+
+async def send_load(port: int, clients: int, stop: asyncio.Event, spans_per_request: int = 20,
+                    result: LoadResult | None = None, pause_s: float = 0.0) -> LoadResult:
+    """Clients send until `stop` is set or the collector goes away; only 200s count as acknowledged.
+    A refused request (429/503) is not retried: its spans are simply never acknowledged."""
+    result = result or LoadResult()
+
+    async def client(number: int) -> None:
+        sequence = 0
+        async with aiohttp.ClientSession() as session:
+            while not stop.is_set():
+                sequence += 1
+                body, ids = request_body(number, sequence, spans_per_request)
+                try:
+                    async with session.post(f"http://127.0.0.1:{port}/v1/traces", data=body,
+                                            headers={"Content-Type": "application/x-protobuf"},
+                                            timeout=aiohttp.ClientTimeout(total=30)) as answer:
+                        await answer.read()
+                        result.statuses[answer.status] = result.statuses.get(answer.status, 0) + 1
+                        if answer.status == 200:
+                            result.acknowledged.update(ids)
+                        elif "Retry-After" in answer.headers:
+                            result.retry_after_seen = True
+                except (TimeoutError, aiohttp.ClientError):
+                    return  # the collector was killed: this request's outcome is unknown
+                if pause_s:
+                    await asyncio.sleep(pause_s)
+
+    await asyncio.gather(*(client(number) for number in range(1, clients + 1)))
+    return result
