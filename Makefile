@@ -24,5 +24,11 @@ test: lint
 test-slow: $(BIN)/spanhouse
 	$(BIN)/pytest -q -m slow
 
+BENCH_ARGS ?= --duration 20 --concurrency 4 --spans-per-request 500
+bench: $(BIN)/spanhouse
+	$(BIN)/python -m bench.run --protocol otlp-http-proto $(BENCH_ARGS)
+	$(BIN)/python -m bench.run --protocol otlp-http-json $(BENCH_ARGS)
+	$(BIN)/python -m bench.run --protocol otlp-grpc $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

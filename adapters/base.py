@@ -8,7 +8,7 @@ the state writes the adapter returns only after its spans were accepted by the p
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol
 
@@ -75,11 +75,53 @@ class Route:
     json_body: bool = True
 
 
+class Services(Protocol):
+    """What a ServiceRoute may use: the few kinds of I/O a pure translation cannot do
+    (forwarding to an upstream, reading stored traces, writing side tables). The receiver
+    provides them; tests can provide doubles."""
+
+    async def consume(self, traces: Traces) -> None:
+        """Hands spans to the pipeline; raises collector.errors.PipelineError when refused."""
+        ...
+
+    @property
+    def state(self) -> StateView: ...
+
+    async def write_state(self, writes: Sequence[StateWrite]) -> None: ...
+
+    def clickhouse(self) -> Any:
+        """The pipeline's ClickHouse exporter (exporters.clickhouse.exporter.ClickHouseExporter:
+        `query(sql, parameters)` read-only, `command`/`insert` for side tables), or None."""
+        ...
+
+    def http_client(self) -> Any:
+        """A shared aiohttp.ClientSession for calls to upstreams."""
+        ...
+
+    def now_ns(self) -> int: ...
+
+
+# raw body (after decompression; b"" for routes without a body) -> a response. aiohttp's
+# StreamResponse is allowed too, for routes that stream (a proxied event stream).
+ServiceHandler = Callable[[AdapterRequest, bytes, Services], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceRoute:
+    """A route that needs I/O beyond translation. Keep its handler thin: validation and the
+    vendor-to-OTLP mapping still belong in pure functions with golden tests."""
+
+    method: str
+    path: str
+    handle: ServiceHandler
+    json_body: bool = True
+
+
 class Adapter(Protocol):
     """What a plugin provides once configured: its routes and its error shape."""
 
     @property
-    def routes(self) -> Sequence[Route]: ...
+    def routes(self) -> Sequence[Route | ServiceRoute]: ...
 
     def error_response(self, status: int, code: str, message: str,
                        retry_after_s: int | None = None) -> AdapterResponse:

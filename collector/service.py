@@ -29,6 +29,16 @@ class RunningHost:
     http_servers: HttpServers = field(default_factory=HttpServers)
     ready: bool = False
     fatal_errors: asyncio.Queue[BaseException] = field(default_factory=asyncio.Queue)
+    exporters: dict[str, Any] = field(default_factory=dict)
+
+    def clickhouse(self) -> Any:
+        """The first ClickHouse exporter of the service (behind its queue), for the receivers
+        that read stored traces or write side tables; None without one."""
+        for exporter in self.exporters.values():
+            inner = getattr(exporter, "inner", exporter)
+            if hasattr(inner, "query") and hasattr(inner, "command"):
+                return inner
+        return None
 
     def report_fatal_error(self, error: BaseException) -> None:
         self.fatal_errors.put_nowait(error)
@@ -89,6 +99,7 @@ class Service:
         register_process_metrics(self.metrics)
         host = self.host = RunningHost(self.metrics)
         self._build()
+        host.exporters = dict(self._exporters)
         telemetry = self.config.telemetry
         if telemetry.metrics_enabled:
             self._metrics_server = MetricsServer(telemetry.metrics_address, self.metrics)

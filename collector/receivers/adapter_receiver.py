@@ -8,13 +8,24 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any, Final
 
+import aiohttp
 import orjson
 from aiohttp import web
 
-from adapters.base import Adapter, AdapterPlugin, AdapterReceiverConfig, AdapterRequest, AdapterResponse, Route
-from collector.component import Consumer, CreateSettings, Endpoint, Factory, Host, Kind, span_count
+from adapters.base import (
+    Adapter,
+    AdapterPlugin,
+    AdapterReceiverConfig,
+    AdapterRequest,
+    AdapterResponse,
+    Route,
+    ServiceRoute,
+    StateWrite,
+)
+from collector.component import Consumer, CreateSettings, Endpoint, Factory, Host, Kind, Traces, span_count
 from collector.errors import PermanentError, PipelineError, UnsupportedMediaTypeError, classify
 from collector.receivers.body import read_decoded_body
 from collector.receivers.state_store import StateStore
@@ -40,8 +51,11 @@ class AdapterReceiver:
         self._state = StateStore(state_file, config.state_ttl)
         self._counters = ReceiverCounters.create(None, settings.component_id, "http")
         self._translation_failures_logged = False
+        self._host: Host | None = None
+        self._http_client: aiohttp.ClientSession | None = None
 
     async def start(self, host: Host) -> None:
+        self._host = host
         self._counters = ReceiverCounters.create(host.telemetry, self._settings.component_id, "http")
         self._state.open()
         for route in self._adapter.routes:
@@ -50,11 +64,75 @@ class AdapterReceiver:
 
     async def shutdown(self) -> None:
         self._state.close()
+        if self._http_client is not None:
+            await self._http_client.close()
+            self._http_client = None
 
-    def _handler(self, route: Route) -> Any:
+    def _handler(self, route: Route | ServiceRoute) -> Any:
+        if isinstance(route, ServiceRoute):
+            async def handle_service(request: web.Request) -> web.StreamResponse:
+                return await self._serve_with_services(route, request)
+            return handle_service
+
         async def handle(request: web.Request) -> web.Response:
             return await self._serve(route, request)
         return handle
+
+    # ---- Services, for routes that need I/O ------------------------------------------
+
+    @property
+    def state(self) -> StateStore:
+        return self._state
+
+    async def consume(self, traces: Traces) -> None:
+        count = span_count(traces)
+        if not count:
+            return
+        try:
+            await self._next.consume(traces)
+        except Exception:
+            self._counters.refused.add(count)
+            raise
+        self._counters.accepted.add(count)
+
+    async def write_state(self, writes: Sequence[StateWrite]) -> None:
+        await self._state.apply(writes)
+
+    def clickhouse(self) -> Any:
+        finder = getattr(self._host, "clickhouse", None)
+        return finder() if finder is not None else None
+
+    def http_client(self) -> aiohttp.ClientSession:
+        if self._http_client is None:
+            self._http_client = aiohttp.ClientSession()
+        return self._http_client
+
+    def now_ns(self) -> int:
+        return time.time_ns()
+
+    async def _serve_with_services(self, route: ServiceRoute, request: web.Request) -> web.StreamResponse:
+        raw = b""
+        body: Any = None
+        try:
+            if route.json_body:
+                raw = await read_decoded_body(request, self._config.max_request_body_size)
+                body = _decode_json(raw, request.content_type)
+        except PipelineError as error:
+            return self._error(error)
+        adapter_request = self._adapter_request(request, body)
+        try:
+            answer = await route.handle(adapter_request, raw, self)
+        except PipelineError as error:  # the pipeline refused (429/503) or the input was bad
+            return self._error(error)
+        if isinstance(answer, AdapterResponse):
+            return _to_web(answer)
+        return answer  # type: ignore[no-any-return]
+
+    def _adapter_request(self, request: web.Request, body: Any) -> AdapterRequest:
+        return AdapterRequest(
+            method=request.method, path=request.path, path_params=dict(request.match_info),
+            query=dict(request.query), headers={key.lower(): value for key, value in request.headers.items()},
+            body=body, tenant="default", received_at_ns=time.time_ns())
 
     def _error(self, error: BaseException) -> web.Response:
         answer = classify(error)
@@ -70,10 +148,7 @@ class AdapterReceiver:
                 body = _decode_json(raw, request.content_type)
             except PipelineError as error:
                 return self._error(error)
-        adapter_request = AdapterRequest(
-            method=request.method, path=request.path, path_params=dict(request.match_info),
-            query=dict(request.query), headers={key.lower(): value for key, value in request.headers.items()},
-            body=body, tenant="default", received_at_ns=time.time_ns())
+        adapter_request = self._adapter_request(request, body)
         try:
             result = route.handle(adapter_request, self._state)
         except Exception as error:

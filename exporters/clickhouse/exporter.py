@@ -248,6 +248,32 @@ class ClickHouseExporter:
             result = connection.client.query(sql, parameters=parameters, settings=settings)
         return list(result.column_names), [tuple(row) for row in result.result_rows]
 
+    def command(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
+        """Runs a statement (side tables' DDL and small writes). Blocking: run it in a thread."""
+        connection = self._connection
+        if connection is None:
+            raise ConnectionError(self._unavailable_reason())
+        with self._client_guard():
+            return connection.client.command(sql, parameters=parameters)
+
+    def insert_rows(self, table: str, column_names: Sequence[str], columns: Sequence[Sequence[Any]],
+                    settings: dict[str, Any] | None = None) -> None:
+        """A column-oriented insert into a side table of this exporter's database. Blocking."""
+        connection = self._connection
+        if connection is None:
+            raise ConnectionError(self._unavailable_reason())
+        with self._client_guard():
+            connection.client.insert(table, columns, column_names=list(column_names), database=self._config.database,
+                                     column_oriented=True, settings=settings)
+
+    @property
+    def database(self) -> str:
+        return self._config.database
+
+    @property
+    def traces_table(self) -> str:
+        return self._config.traces_table_name
+
     def _query_for_cli(self, sql: str) -> tuple[list[str], list[Sequence[Any]]]:
         columns, rows = self.query(sql)
         return columns, list(rows)
