@@ -170,3 +170,20 @@ async def test_thirty_second_outage_under_load(tmp_path: Path) -> None:
     assert_exactly_once(collector, load)
     assert collector.metric("spanhouse_exporter_retries") > 0
     assert collector.stop() == 0
+
+
+async def test_sigterm_under_load_keeps_every_acknowledged_span(tmp_path: Path) -> None:
+    """A clean stop in the middle of load: every acknowledged span is stored exactly once,
+    drained on the way out or sent first after the restart."""
+    collector = CollectorProcess(tmp_path)
+    collector.start()
+    stop = asyncio.Event()
+    loader = asyncio.ensure_future(send_load(collector.ports["http"], 4, stop))
+    await asyncio.sleep(1.5)
+    assert await asyncio.to_thread(collector.stop) == 0
+    stop.set()
+    load = await loader
+    assert load.acknowledged
+    collector.start()
+    assert_exactly_once(collector, load)
+    assert collector.stop() == 0
