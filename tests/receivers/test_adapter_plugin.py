@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -41,9 +42,11 @@ service:
 @pytest.fixture(scope="module")
 def installed_plugin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     target = tmp_path_factory.mktemp("site")
-    build = tmp_path_factory.mktemp("build")
+    # Built from a copy: setuptools writes build/ and *.egg-info beside the sources it builds.
+    source = tmp_path_factory.mktemp("source") / "example_plugin"
+    shutil.copytree(PLUGIN_SOURCE, source)
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                    "--target", str(target), str(PLUGIN_SOURCE)], check=True, cwd=build)
+                    "--target", str(target), str(source)], check=True, cwd=source)
     sys.path.insert(0, str(target))
     importlib.invalidate_caches()
     yield target
