@@ -24,6 +24,7 @@ from adapters.base import (
     AdapterResponse,
     AdapterResult,
     Route,
+    ServiceRoute,
     StateView,
     StateWrite,
 )
@@ -94,14 +95,18 @@ def _trace_id_sent(item: Any) -> str | None:
 
 
 class AgentVistaAdapter:
-    """Serves the ingestion route; the read routes of the same page are a later issue."""
+    """Serves the ingestion route and the page's read routes (adapters/agentvista_read.py)."""
 
     def __init__(self, config: AgentVistaConfig) -> None:
+        # Imported here: the read routes use this module's agent ids and records.
+        from adapters.agentvista_read import read_routes
+
         self.config = config
-        self._routes = (Route("POST", BATCH_PATH, self.handle_batch),)
+        self._routes: tuple[Route | ServiceRoute, ...] = (Route("POST", BATCH_PATH, self.handle_batch),
+                                                          *read_routes(self.error_response))
 
     @property
-    def routes(self) -> Sequence[Route]:
+    def routes(self) -> Sequence[Route | ServiceRoute]:
         return self._routes
 
     def error_response(self, status: int, code: str, message: str,

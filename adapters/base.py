@@ -8,12 +8,15 @@ the state writes the adapter returns only after its spans were accepted by the p
 from __future__ import annotations
 
 import builtins
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol
 
 from collector.component import Traces
 from collector.config.types import ADDRESS, BYTE_SIZE, DURATION
+from collector.receivers.limits import InputLimits
+from collector.receivers.rate_limit import RateLimitConfig
+from collector.tls import TlsConfig
 
 # Same default body limit as the OTLP receiver (16 MiB, before and after decompression).
 DEFAULT_MAX_REQUEST_BODY_BYTES = 16 * 1024 * 1024
@@ -27,7 +30,7 @@ class AdapterRequest:
     query: Mapping[str, str]
     headers: Mapping[str, str]  # names lowercased
     body: Any  # decoded JSON; None for an empty body
-    tenant: str  # "default" until authentication assigns tenants
+    tenant: str  # the caller's tenant (collector.auth); "default" without an auth section
     received_at_ns: int  # the receiver's clock, Unix nanoseconds
 
 
@@ -101,8 +104,19 @@ class Services(Protocol):
     def now_ns(self) -> int: ...
 
 
-# raw body (after decompression; b"" for routes without a body) -> a response. aiohttp's
-# StreamResponse is allowed too, for routes that stream (a proxied event stream).
+@dataclass(frozen=True, slots=True)
+class StreamingAnswer:
+    """An answer sent as it is produced (a proxied event stream): the receiver sends the status
+    and headers, then each chunk as soon as it is yielded, and closes `chunks` (so that its
+    `finally` runs) whether or not the client stayed to the end."""
+
+    status: int
+    headers: Mapping[str, str]
+    chunks: AsyncIterator[bytes]
+
+
+# raw body (after decompression; b"" for routes without a body) -> an AdapterResponse or a
+# StreamingAnswer (aiohttp's StreamResponse is allowed too, unprepared).
 ServiceHandler = Callable[[AdapterRequest, bytes, Services], Awaitable[Any]]
 
 
@@ -117,11 +131,20 @@ class ServiceRoute:
     json_body: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class OtlpRoute:
+    """OTLP over HTTP (protobuf and JSON) served at a vendor's path by the same code as the
+    `otlp` receiver's `POST /v1/traces` (collector/receivers/otlp/http.py)."""
+
+    method: str
+    path: str
+
+
 class Adapter(Protocol):
     """What a plugin provides once configured: its routes and its error shape."""
 
     @property
-    def routes(self) -> Sequence[Route | ServiceRoute]: ...
+    def routes(self) -> Sequence[Route | ServiceRoute | OtlpRoute]: ...
 
     def error_response(self, status: int, code: str, message: str,
                        retry_after_s: int | None = None) -> AdapterResponse:
@@ -144,11 +167,20 @@ class AdapterReceiverConfig:
         "description": "Where the receiver keeps idempotency keys and ids already seen."})
     state_ttl: Annotated[float, DURATION] = field(default=7 * 24 * 3600.0, metadata={
         "description": "How long ids already seen are remembered for deduplication."})
+    rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig, metadata={
+        "description": "Token bucket per bearer token on every route of this receiver (off by default); "
+                       "past it, 429 with Retry-After. Limited receivers send X-RateLimit-Remaining."})
+    tls: TlsConfig | None = field(default=None, metadata={
+        "description": "Serve HTTPS (mutual TLS with client_ca_file); off by default."})
+    limits: InputLimits = field(default_factory=InputLimits, metadata={
+        "description": "Limits on every request and connection (docs/security.md)."})
 
     def validate(self) -> list[tuple[str, str]]:
+        problems = [(f"rate_limit.{key}", message) for key, message in self.rate_limit.validate()]
+        problems += [(f"limits.{key}", message) for key, message in self.limits.validate()]
         if self.max_request_body_size <= 0:
-            return [("max_request_body_size", "must be greater than 0")]
-        return []
+            return [("max_request_body_size", "must be greater than 0"), *problems]
+        return problems
 
 
 @dataclass(frozen=True, slots=True)

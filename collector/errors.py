@@ -55,6 +55,27 @@ class UnsupportedMediaTypeError(PermanentError):
     http_status = 415
 
 
+class UnauthenticatedError(PermanentError):
+    """No token, or one that is not configured (HTTP 401, gRPC UNAUTHENTICATED)."""
+
+    http_status = 401
+    grpc_status = grpc.StatusCode.UNAUTHENTICATED
+
+
+class PermissionDeniedError(PermanentError):
+    """A valid token without the scope the route needs (HTTP 403, gRPC PERMISSION_DENIED)."""
+
+    http_status = 403
+    grpc_status = grpc.StatusCode.PERMISSION_DENIED
+
+
+class RequestTimeoutError(PermanentError):
+    """The sender was too slow to send its request (HTTP 408, gRPC DEADLINE_EXCEEDED)."""
+
+    http_status = 408
+    grpc_status = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
 @dataclass(frozen=True, slots=True)
 class ErrorAnswer:
     """How a receiver answers an error, whatever its transport."""

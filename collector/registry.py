@@ -56,14 +56,16 @@ class Registry:
 def builtin_factories() -> list[Factory]:
     # Imported here so that importing the registry stays cheap and cycle-free.
     from collector.extensions.health_check import FACTORY as health_check
+    from collector.extensions.query_api.factory import FACTORY as query_api
     from collector.processors.batch import FACTORY as batch
+    from collector.processors.governance import FACTORY as governance
     from collector.processors.memory_limiter import FACTORY as memory_limiter
     from collector.receivers.otlp.factory import FACTORY as otlp
     from exporters.clickhouse.factory import FACTORY as clickhouse
     from exporters.debug import FACTORY as debug
     from exporters.file import FACTORY as file
 
-    return [otlp, batch, memory_limiter, clickhouse, debug, file, health_check]
+    return [otlp, batch, memory_limiter, governance, clickhouse, debug, file, health_check, query_api]
 
 
 def adapter_factories() -> list[Factory]:

@@ -11,9 +11,12 @@ import signal
 from dataclasses import dataclass, field
 from typing import Any
 
+from collector.auth import Authenticator
+from collector.auth.exposure import warn_if_exposed_without_auth
 from collector.component import Consumer, CreateSettings
 from collector.config.model import ComponentConfig, ServiceConfig
 from collector.fanout import fan_out
+from collector.receivers.guard import TokenRateLimits
 from collector.receivers.http_host import HttpServers
 from collector.telemetry.metrics import Metrics, register_process_metrics
 from collector.telemetry.server import MetricsServer
@@ -30,6 +33,9 @@ class RunningHost:
     ready: bool = False
     fatal_errors: asyncio.Queue[BaseException] = field(default_factory=asyncio.Queue)
     exporters: dict[str, Any] = field(default_factory=dict)
+    # Checks bearer tokens for every receiver and read route (collector.auth.authenticate).
+    auth: Authenticator = field(default_factory=lambda: Authenticator(None))
+    token_rate_limits: TokenRateLimits = field(default_factory=TokenRateLimits)
 
     def clickhouse(self) -> Any:
         """The first ClickHouse exporter of the service (behind its queue), for the receivers
@@ -97,7 +103,8 @@ class Service:
             return
         self._started = True
         register_process_metrics(self.metrics)
-        host = self.host = RunningHost(self.metrics)
+        host = self.host = RunningHost(self.metrics, auth=Authenticator(self.config.auth))
+        warn_if_exposed_without_auth(self.config)
         self._build()
         host.exporters = dict(self._exporters)
         telemetry = self.config.telemetry

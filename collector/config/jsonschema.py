@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any, Final, Literal, get_args, get_origin
 
+from collector.auth.config import AuthSection
 from collector.component import Kind
 from collector.config.decode import has_default, marker_of, optional_of, type_hints
 from collector.config.service import PipelineSection, ServiceSection
@@ -32,6 +33,8 @@ def build_schema(registry: Registry) -> dict[str, Any]:
         "maxProperties": 0,
     }
     properties["service"] = _service()
+    properties["auth"] = dataclass_schema(AuthSection)
+    properties["auth"]["description"] = "Bearer tokens, their tenants and scopes (docs/security.md)."
     return {
         "$schema": SCHEMA_DIALECT,
         "title": "spanhouse collector configuration",

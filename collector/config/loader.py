@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
+from collector.auth.config import load_auth
 from collector.component import Factory, Kind
 from collector.config.collisions import check_endpoint_collisions
 from collector.config.decode import INVALID, Decoder
@@ -17,7 +18,7 @@ from collector.config.model import ComponentConfig, ServiceConfig
 from collector.config.service import LoadedService, load_service
 from collector.registry import Registry, UnknownComponentError
 
-TOP_LEVEL_KEYS: Final = ("receivers", "processors", "exporters", "extensions", "service")
+TOP_LEVEL_KEYS: Final = ("receivers", "processors", "exporters", "extensions", "service", "auth")
 COMPONENT_ID: Final = re.compile(r"([a-z][a-z0-9_]*)(?:/(.+))?")
 _RELATIVE_PATH_PART: Final = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
@@ -57,13 +58,15 @@ def load_config_text(
     for kind in Kind:
         configured[kind], components[kind] = _load_section(document, decoder, registry, kind, root)
     service = load_service(document, decoder, root.get("service"), configured)
+    directory = config_dir if config_dir is not None else Path(filename).absolute().parent
+    auth = load_auth(document, decoder, root.get("auth"), directory)
     if service is not None:
         check_endpoint_collisions(document, _listeners(components, service), service.telemetry)
     if document.issues or service is None:
         raise ConfigError(document.issues)
     return ServiceConfig(
         path=Path(filename),
-        config_dir=config_dir if config_dir is not None else Path(filename).absolute().parent,
+        config_dir=directory,
         receivers=components[Kind.RECEIVER],
         processors=components[Kind.PROCESSOR],
         exporters=components[Kind.EXPORTER],
@@ -72,6 +75,7 @@ def load_config_text(
         pipelines=service.pipelines,
         telemetry=service.telemetry,
         shutdown_timeout_s=service.shutdown_timeout_s,
+        auth=auth,
     )
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from collector.auth.config import AuthSettings
 from collector.component import Factory
 
 LogLevel = Literal["debug", "info", "warn", "error"]
@@ -52,3 +53,4 @@ class ServiceConfig:
     pipelines: dict[str, PipelineConfig]
     telemetry: TelemetryConfig
     shutdown_timeout_s: float = 30.0
+    auth: AuthSettings | None = None  # None: no auth section, every request is tenant "default"

@@ -21,21 +21,32 @@ from adapters.base import (
     AdapterReceiverConfig,
     AdapterRequest,
     AdapterResponse,
+    OtlpRoute,
     Route,
     ServiceRoute,
     StateWrite,
+    StreamingAnswer,
 )
+from collector.auth.authenticator import OPEN_PRINCIPAL, Principal
 from collector.component import Consumer, CreateSettings, Endpoint, Factory, Host, Kind, Traces, span_count
 from collector.errors import PermanentError, PipelineError, UnsupportedMediaTypeError, classify
 from collector.receivers.body import read_decoded_body
+from collector.receivers.guard import GuardedServices, RequestGuard, route_scope
+from collector.receivers.limits import check_json_depth
+from collector.receivers.listener import ListenerSettings
+from collector.receivers.otlp.http import OtlpHttpHandler
+from collector.receivers.rate_limit import TokenBucketLimiter
 from collector.receivers.state_store import StateStore
 from collector.receivers.telemetry import ReceiverCounters
+from collector.tls import server_ssl_context
 
 logger = logging.getLogger(__name__)
 
 ERROR_CODES: Final = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                       413: "payload_too_large", 415: "unsupported_media_type", 429: "rate_limited",
                       503: "unavailable"}
+# Where the authenticated caller of a request is kept on the aiohttp request.
+PRINCIPAL_KEY: Final = web.RequestKey("spanhouse.principal", Principal)
 
 
 class AdapterReceiver:
@@ -53,14 +64,38 @@ class AdapterReceiver:
         self._translation_failures_logged = False
         self._host: Host | None = None
         self._http_client: aiohttp.ClientSession | None = None
+        self._rate_limiter = TokenBucketLimiter.from_config(config.rate_limit)
+        self._guard = RequestGuard.open(config.limits)
 
     async def start(self, host: Host) -> None:
         self._host = host
         self._counters = ReceiverCounters.create(host.telemetry, self._settings.component_id, "http")
         self._state.open()
+        limits = self._config.limits
+        self._guard = RequestGuard.create(host, limits, self._settings.component_id)
+        tls = self._config.tls
+        listener = ListenerSettings(server_ssl_context(tls, self._settings.config_dir) if tls else None,
+                                    limits.header_read_timeout, limits.max_connections)
         for route in self._adapter.routes:
-            host.http_servers.add_route(self._config.endpoint, route.method, route.path, self._handler(route),
-                                        self._settings.component_id)
+            host.http_servers.add_route(self._config.endpoint, route.method, route.path,
+                                        self._authenticated(route, self._handler(route)),
+                                        self._settings.component_id, listener)
+
+    def _authenticated(self, route: Route | ServiceRoute | OtlpRoute, handler: Any) -> Any:
+        """Every route checks the caller first, before any limiter or body read, and answers
+        401/403 in the vendor's shape (OTLP routes check in their own handler, in OTLP's)."""
+        if isinstance(route, OtlpRoute):
+            return handler
+        scope = route_scope(route)
+
+        async def authenticated(request: web.Request) -> web.StreamResponse:
+            try:
+                request[PRINCIPAL_KEY] = self._guard.admit(request.headers, scope)
+            except PipelineError as error:
+                return self._error(error)
+            response: web.StreamResponse = await handler(request)
+            return response
+        return authenticated
 
     async def shutdown(self) -> None:
         self._state.close()
@@ -68,15 +103,41 @@ class AdapterReceiver:
             await self._http_client.close()
             self._http_client = None
 
-    def _handler(self, route: Route | ServiceRoute) -> Any:
-        if isinstance(route, ServiceRoute):
-            async def handle_service(request: web.Request) -> web.StreamResponse:
-                return await self._serve_with_services(route, request)
-            return handle_service
+    def _handler(self, route: Route | ServiceRoute | OtlpRoute) -> Any:
+        # `headers`: what every answer carries (X-RateLimit-Remaining); a streamed answer sends
+        # its headers before the handler returns, so it gets them up front.
+        if isinstance(route, OtlpRoute):
+            # The otlp receiver's own handler, answering in OTLP's shape.
+            otlp = OtlpHttpHandler(self._next, self._config.max_request_body_size, self._counters, self._guard)
 
-        async def handle(request: web.Request) -> web.Response:
-            return await self._serve(route, request)
-        return handle
+            async def serve(request: web.Request, headers: dict[str, str]) -> web.StreamResponse:
+                return await otlp.handle(request)
+        elif isinstance(route, ServiceRoute):
+            async def serve(request: web.Request, headers: dict[str, str]) -> web.StreamResponse:
+                return await self._serve_with_services(route, request, headers)
+        else:
+            async def serve(request: web.Request, headers: dict[str, str]) -> web.StreamResponse:
+                return await self._serve(route, request)
+        limiter = self._rate_limiter
+        if limiter is None:
+            async def serve_unlimited(request: web.Request) -> web.StreamResponse:
+                return await serve(request, {})
+            return serve_unlimited
+
+        async def serve_limited(request: web.Request) -> web.StreamResponse:
+            allowed, remaining, retry_after_s = limiter.check(_rate_limit_key(request))
+            headers = {"X-RateLimit-Remaining": str(remaining)}
+            response: web.StreamResponse
+            if not allowed:
+                response = _to_web(self._adapter.error_response(
+                    429, "rate_limited", f"rate limit exceeded: retry in {retry_after_s} s", retry_after_s),
+                    retry_after_s)
+            else:
+                response = await serve(request, headers)
+            if not response.prepared:
+                response.headers.update(headers)
+            return response
+        return serve_limited
 
     # ---- Services, for routes that need I/O ------------------------------------------
 
@@ -110,29 +171,34 @@ class AdapterReceiver:
     def now_ns(self) -> int:
         return time.time_ns()
 
-    async def _serve_with_services(self, route: ServiceRoute, request: web.Request) -> web.StreamResponse:
+    async def _serve_with_services(self, route: ServiceRoute, request: web.Request,
+                                   headers: dict[str, str]) -> web.StreamResponse:
         raw = b""
         body: Any = None
         try:
             if route.json_body:
-                raw = await read_decoded_body(request, self._config.max_request_body_size)
+                raw = await read_decoded_body(request, self._config.max_request_body_size,
+                                             self._config.limits.body_read_timeout)
                 body = _decode_json(raw, request.content_type)
+                check_json_depth(body, self._config.limits.max_json_depth)
         except PipelineError as error:
             return self._error(error)
         adapter_request = self._adapter_request(request, body)
         try:
-            answer = await route.handle(adapter_request, raw, self)
+            answer = await route.handle(adapter_request, raw, GuardedServices(self, self._guard, _principal(request)))
         except PipelineError as error:  # the pipeline refused (429/503) or the input was bad
             return self._error(error)
         if isinstance(answer, AdapterResponse):
             return _to_web(answer)
+        if isinstance(answer, StreamingAnswer):
+            return await _stream(request, answer, headers)
         return answer  # type: ignore[no-any-return]
 
     def _adapter_request(self, request: web.Request, body: Any) -> AdapterRequest:
         return AdapterRequest(
             method=request.method, path=request.path, path_params=dict(request.match_info),
             query=dict(request.query), headers={key.lower(): value for key, value in request.headers.items()},
-            body=body, tenant="default", received_at_ns=time.time_ns())
+            body=body, tenant=_principal(request).tenant, received_at_ns=time.time_ns())
 
     def _error(self, error: BaseException) -> web.Response:
         answer = classify(error)
@@ -144,8 +210,10 @@ class AdapterReceiver:
         body: Any = None
         if route.json_body:
             try:
-                raw = await read_decoded_body(request, self._config.max_request_body_size)
+                raw = await read_decoded_body(request, self._config.max_request_body_size,
+                                             self._config.limits.body_read_timeout)
                 body = _decode_json(raw, request.content_type)
+                check_json_depth(body, self._config.limits.max_json_depth)
             except PipelineError as error:
                 return self._error(error)
         adapter_request = self._adapter_request(request, body)
@@ -163,6 +231,7 @@ class AdapterReceiver:
         if count:
             assert traces is not None
             try:
+                self._guard.prepare(traces, _principal(request), count)
                 await self._next.consume(traces)
             except Exception as error:
                 self._counters.refused.add(count)
@@ -171,6 +240,35 @@ class AdapterReceiver:
         if result.state_writes:
             await self._state.apply(result.state_writes)
         return _to_web(result.response)
+
+
+def _principal(request: web.Request) -> Principal:
+    principal = request.get(PRINCIPAL_KEY)
+    return principal if isinstance(principal, Principal) else OPEN_PRINCIPAL
+
+
+def _rate_limit_key(request: web.Request) -> str:
+    """The bucket of a request: its bearer token (the workspace key), else its peer address."""
+    authorization = request.headers.get("Authorization", "")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return "key:" + token.strip()
+    return "peer:" + (request.remote or "")
+
+
+async def _stream(request: web.Request, answer: StreamingAnswer, headers: dict[str, str]) -> web.StreamResponse:
+    response = web.StreamResponse(status=answer.status, headers={**answer.headers, **headers})
+    chunks = answer.chunks
+    try:
+        await response.prepare(request)
+        async for chunk in chunks:
+            await response.write(chunk)
+        await response.write_eof()
+    except (ConnectionResetError, aiohttp.ClientConnectionResetError):
+        pass  # the client left; closing `chunks` below still lets the producer finish its work
+    finally:
+        await chunks.aclose()  # type: ignore[attr-defined]
+    return response
 
 
 def _decode_json(raw: bytes, content_type: str) -> Any:

@@ -20,12 +20,14 @@ from typing import Any, Final
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from collector.auth.config import DEFAULT_TENANT
+from collector.auth.tenant import TENANT_ATTRIBUTE
 from exporters.clickhouse.values import attributes_to_map
 
 _ATTRIBUTES_TYPE: Final = "Map(LowCardinality(String), String)"
-# (name, ClickHouse type) of every column the exporter writes, in insert order. TenantId is
-# left to its DEFAULT. Giving the types spares the client a DESCRIBE TABLE per insert; the
-# server converts Native input to the table's types if an existing table differs slightly.
+# (name, ClickHouse type) of every column the exporter writes, in insert order. Giving the
+# types spares the client a DESCRIBE TABLE per insert; the server converts Native input to the
+# table's types if an existing table differs slightly.
 INSERT_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
     ("Timestamp", "DateTime64(9)"),
     ("TraceId", "String"),
@@ -49,6 +51,9 @@ INSERT_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
     ("Links.SpanId", "Array(String)"),
     ("Links.TraceState", "Array(String)"),
     ("Links.Attributes", f"Array({_ATTRIBUTES_TYPE})"),
+    # From the receivers' spanhouse.tenant resource attribute, which is moved here rather than
+    # kept in ResourceAttributes (docs/security.md); 'default' for spans without it.
+    ("TenantId", "LowCardinality(String)"),
 )
 COLUMN_NAMES: Final = tuple(name for name, _ in INSERT_COLUMNS)
 COLUMN_TYPES: Final = tuple(type_name for _, type_name in INSERT_COLUMNS)
@@ -98,6 +103,7 @@ def to_columns(request: ExportTraceServiceRequest) -> SpanColumns:
     span_attributes: list[dict[str, str]] = []
     durations: list[int] = []
     status_codes: list[str] = []
+    tenant_ids: list[str] = []
     status_messages: list[str] = []
     event_timestamps: list[Any] = []
     event_names: list[Any] = []
@@ -137,6 +143,7 @@ def to_columns(request: ExportTraceServiceRequest) -> SpanColumns:
     for resource_spans in request.resource_spans:
         resource_map = to_map(resource_spans.resource.attributes)
         service_name = resource_map.get(SERVICE_NAME_KEY, "")
+        tenant = resource_map.pop(TENANT_ATTRIBUTE, DEFAULT_TENANT)
         for scope_spans in resource_spans.scope_spans:
             spans = scope_spans.spans
             count = len(spans)
@@ -144,6 +151,7 @@ def to_columns(request: ExportTraceServiceRequest) -> SpanColumns:
                 continue
             scope = scope_spans.scope
             service_names.extend(repeat(service_name, count))
+            tenant_ids.extend(repeat(tenant, count))
             resource_attributes.extend(repeat(resource_map, count))
             scope_names.extend(repeat(scope.name, count))
             scope_versions.extend(repeat(scope.version, count))
@@ -192,6 +200,6 @@ def to_columns(request: ExportTraceServiceRequest) -> SpanColumns:
         timestamps, trace_ids, span_ids, parent_span_ids, trace_states, span_names, span_kinds,
         service_names, resource_attributes, scope_names, scope_versions, span_attributes,
         durations, status_codes, status_messages, event_timestamps, event_names, event_attributes,
-        link_trace_ids, link_span_ids, link_trace_states, link_attributes,
+        link_trace_ids, link_span_ids, link_trace_states, link_attributes, tenant_ids,
     ]
     return SpanColumns(columns, len(timestamps))

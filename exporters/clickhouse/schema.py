@@ -21,6 +21,8 @@ TEXT_INDEX_MIN_VERSION: Final = (26, 2)
 TEXT_INDEX_SETTINGS: Final = ("enable_full_text_index", "allow_experimental_full_text_index")
 # The database that always exists and is never created.
 DEFAULT_DATABASE: Final = "default"
+# The side table of per-trace signals that are not spans (sql/trace_feedback_table.sql).
+TRACE_FEEDBACK_TABLE: Final = "otel_trace_feedback"
 
 _DAY_S: Final = 86_400
 _HOUR_S: Final = 3_600
@@ -95,6 +97,17 @@ def lookup_table_engine(config_engine: str) -> str:
     return "AggregatingMergeTree()"
 
 
+def replacing_table_engine(config_engine: str, version_column: str) -> str:
+    """The ReplacingMergeTree variant that matches the spans table's engine, for side tables
+    where the row with the highest `version_column` of a key wins (parameters as above)."""
+    match = TABLE_ENGINE.match(config_engine.strip())
+    name = match.group("name") if match else "MergeTree"
+    for prefix in ("Replicated", "Shared"):
+        if name.startswith(prefix):
+            return f"{prefix}ReplacingMergeTree({version_column})"
+    return f"ReplacingMergeTree({version_column})"
+
+
 def on_cluster(cluster_name: str) -> str:
     return f"ON CLUSTER `{cluster_name}`" if cluster_name else ""
 
@@ -139,6 +152,9 @@ def schema_statements(config: ClickHouseConfig, server_version: str,
     ))
     statements.append(Statement("traces_id_ts_lookup_mv",
                                 load_template("traces_id_ts_lookup_mv.sql").substitute(common)))
+    statements.append(Statement("trace_feedback_table", load_template("trace_feedback_table.sql").substitute(
+        common, engine=replacing_table_engine(config.table_engine, "UpdatedAt"),
+        ttl=ttl_expression(config.ttl, "toDateTime(UpdatedAt)"))))
     if not replicated:
         statements.append(Statement("traces_dedup_window", load_template("traces_dedup_window.sql").substitute(
             common, window=DEDUP_WINDOW_BLOCKS)))

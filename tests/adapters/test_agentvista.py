@@ -68,7 +68,11 @@ def test_plugin_and_config_defaults() -> None:
     assert AgentVistaConfig(max_request_body_size=0, monthly_event_limit=-1).validate() == [
         ("max_request_body_size", "must be greater than 0"), ("monthly_event_limit", "must be 0 (no limit) or greater")]
     routes = adapter().routes
-    assert [(route.method, route.path, route.json_body) for route in routes] == [("POST", BATCH_PATH, True)]
+    # The read routes (adapters/agentvista_read.py; compare-agents before {trace_id}).
+    assert [(route.method, route.path, route.json_body) for route in routes] == [
+        ("POST", BATCH_PATH, True), ("GET", "/api/v1/dashboard/traces/compare-agents", False),
+        ("GET", "/api/v1/dashboard/traces/{trace_id}", False),
+        ("PATCH", "/api/v1/dashboard/traces/{trace_id}/outcome", True)]
 
 
 def test_documented_example() -> None:

@@ -109,7 +109,7 @@ def test_unknown_keys_at_every_level() -> None:
         "(expected one of: endpoint, max_recv_msg_size_mib)",
         'unknown_keys.yaml:6: receivers.otlp.protocol: unknown key "protocol" (expected one of: protocols)',
         'unknown_keys.yaml:11: processor: unknown key "processor" '
-        "(expected one of: exporters, extensions, processors, receivers, service)",
+        "(expected one of: auth, exporters, extensions, processors, receivers, service)",
         'unknown_keys.yaml:22: service.telemetry.logs.encoding: unknown key "encoding" '
         '(expected one of: level)',
     ])

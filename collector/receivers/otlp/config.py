@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Annotated, Final
 
 from collector.config.types import ADDRESS, BYTE_SIZE
+from collector.receivers.limits import InputLimits
+from collector.tls import TlsConfig
 
 DEFAULT_GRPC_ENDPOINT: Final = "127.0.0.1:4317"
 DEFAULT_HTTP_ENDPOINT: Final = "127.0.0.1:4318"
@@ -19,11 +21,16 @@ class GrpcConfig:
         "description": "host:port the gRPC server listens on."})
     max_recv_msg_size_mib: int = field(default=4, metadata={
         "description": "Largest message accepted, in MiB (after decompression)."})
+    tls: TlsConfig | None = field(default=None, metadata={
+        "description": "Serve TLS (mutual TLS with client_ca_file); off by default."})
 
     def validate(self) -> list[tuple[str, str]]:
+        problems = []
         if self.max_recv_msg_size_mib <= 0:
-            return [("max_recv_msg_size_mib", "must be greater than 0")]
-        return []
+            problems.append(("max_recv_msg_size_mib", "must be greater than 0"))
+        if self.tls is not None and self.tls.min_version != "1.2":
+            problems.append(("tls.min_version", "grpc servers accept TLS 1.2 and later; only 1.2 can be set"))
+        return problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +41,8 @@ class HttpConfig:
         "description": "Path that takes OTLP trace exports."})
     max_request_body_size: Annotated[int, BYTE_SIZE] = field(default=DEFAULT_MAX_REQUEST_BODY_BYTES, metadata={
         "description": "Largest request body accepted, before and after decompression."})
+    tls: TlsConfig | None = field(default=None, metadata={
+        "description": "Serve HTTPS (mutual TLS with client_ca_file); off by default."})
 
     def validate(self) -> list[tuple[str, str]]:
         problems = []
@@ -56,8 +65,15 @@ class Protocols:
 class OtlpReceiverConfig:
     protocols: Protocols = field(default_factory=Protocols, metadata={
         "description": "The transports to serve; at least one."})
+    limits: InputLimits = field(default_factory=InputLimits, metadata={
+        "description": "Limits on every request and connection (docs/security.md)."})
 
     def validate(self) -> list[tuple[str, str]]:
+        problems = [(f"limits.{key}", message) for key, message in self.limits.validate()]
+        # The loader calls validate() on the component config only, so nested ones are called here.
+        for name, protocol in (("grpc", self.protocols.grpc), ("http", self.protocols.http)):
+            if protocol is not None:
+                problems += [(f"protocols.{name}.{key}", message) for key, message in protocol.validate()]
         if self.protocols.grpc is None and self.protocols.http is None:
-            return [("protocols", "must enable at least one of grpc, http")]
-        return []
+            problems.append(("protocols", "must enable at least one of grpc, http"))
+        return problems

@@ -8,10 +8,13 @@ from typing import Any
 from aiohttp import web
 
 from collector.component import Consumer, CreateSettings, Endpoint, Factory, Host, Kind
+from collector.receivers.guard import RequestGuard
+from collector.receivers.listener import ListenerSettings
 from collector.receivers.otlp.config import OtlpReceiverConfig
 from collector.receivers.otlp.grpc import GrpcServer, TraceService
 from collector.receivers.otlp.http import OtlpHttpHandler, not_traces_handler
 from collector.receivers.telemetry import ReceiverCounters
+from collector.tls import grpc_server_credentials, server_ssl_context
 
 logger = logging.getLogger(__name__)
 
@@ -26,18 +29,26 @@ class OtlpReceiver:
     async def start(self, host: Host) -> None:
         name = self._settings.component_id
         protocols = self._config.protocols
+        limits = self._config.limits
+        config_dir = self._settings.config_dir
         if protocols.http is not None:
             http = protocols.http
             handler = OtlpHttpHandler(self._next, http.max_request_body_size,
-                                      ReceiverCounters.create(host.telemetry, name, "http"))
-            host.http_servers.add_route(http.endpoint, "POST", http.traces_url_path, handler.handle, name)
+                                      ReceiverCounters.create(host.telemetry, name, "http"),
+                                      RequestGuard.create(host, limits, name))
+            listener = ListenerSettings(server_ssl_context(http.tls, config_dir) if http.tls else None,
+                                        limits.header_read_timeout, limits.max_connections)
+            host.http_servers.add_route(http.endpoint, "POST", http.traces_url_path, handler.handle, name, listener)
             for signal in ("metrics", "logs"):
                 host.http_servers.add_route(http.endpoint, "POST", f"/v1/{signal}",
                                             _not_traces(signal), name)
         if protocols.grpc is not None:
             grpc_config = protocols.grpc
-            service = TraceService(self._next, ReceiverCounters.create(host.telemetry, name, "grpc"))
-            self._grpc = GrpcServer(grpc_config.endpoint, grpc_config.max_recv_msg_size_mib, service)
+            service = TraceService(self._next, ReceiverCounters.create(host.telemetry, name, "grpc"),
+                                   RequestGuard.create(host, limits, name))
+            credentials = grpc_server_credentials(grpc_config.tls, config_dir) if grpc_config.tls else None
+            self._grpc = GrpcServer(grpc_config.endpoint, grpc_config.max_recv_msg_size_mib, service,
+                                    credentials, limits)
             await self._grpc.start()
             logger.info("listening on grpc://%s for %s", grpc_config.endpoint, name)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -9,8 +11,12 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
+from collector.auth.authenticator import metadata_headers
 from collector.component import Consumer, span_count
 from collector.errors import classify
+from collector.receivers.grpc_guard import GuardInterceptor
+from collector.receivers.guard import RequestGuard
+from collector.receivers.limits import InputLimits
 from collector.receivers.telemetry import ReceiverCounters
 from proto.status import encode_retry_status
 from proto.validate import drop_invalid_spans
@@ -19,26 +25,32 @@ MIB = 1024 * 1024
 
 
 class TraceService(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore[misc]
-    def __init__(self, consumer: Consumer, counters: ReceiverCounters) -> None:
+    def __init__(self, consumer: Consumer, counters: ReceiverCounters, guard: RequestGuard | None = None) -> None:
         self._consumer = consumer
         self._counters = counters
+        self.guard = guard or RequestGuard.open()
 
     async def Export(self, request: ExportTraceServiceRequest,
                      context: grpc.aio.ServicerContext) -> ExportTraceServiceResponse:
+        # GuardInterceptor refused unknown callers and applied the rate limit before the
+        # message was parsed; this only learns the caller's tenant.
+        try:
+            principal = self.guard.identify(metadata_headers(context.invocation_metadata()), "write")
+        except Exception as error:
+            await abort(context, error)
         rejected, message = drop_invalid_spans(request)
         count = span_count(request)
+        try:
+            self.guard.prepare(request, principal, count)
+        except Exception as error:
+            self._counters.refused.add(count + rejected)
+            await abort(context, error)
         if count:
             try:
                 await self._consumer.consume(request)
             except Exception as error:
                 self._counters.refused.add(count + rejected)
-                answer = classify(error)
-                metadata: tuple[tuple[str, str | bytes], ...] = ()
-                if answer.retry_after_s is not None:
-                    # Clients retry RESOURCE_EXHAUSTED only when the status carries RetryInfo.
-                    metadata = (("grpc-status-details-bin", encode_retry_status(
-                        answer.grpc_status.value[0], answer.message, answer.retry_after_s)),)
-                await context.abort(answer.grpc_status, answer.message, trailing_metadata=metadata)
+                await abort(context, error)
         self._counters.accepted.add(count)
         reply = ExportTraceServiceResponse()
         if rejected:
@@ -48,21 +60,43 @@ class TraceService(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore
         return reply
 
 
+async def abort(context: grpc.aio.ServicerContext, error: BaseException) -> NoReturn:
+    answer = classify(error)
+    metadata: tuple[tuple[str, str | bytes], ...] = ()
+    if answer.retry_after_s is not None:
+        # Clients retry RESOURCE_EXHAUSTED only when the status carries RetryInfo.
+        metadata = (("grpc-status-details-bin", encode_retry_status(
+            answer.grpc_status.value[0], answer.message, answer.retry_after_s)),)
+    await context.abort(answer.grpc_status, answer.message, trailing_metadata=metadata)
+    raise AssertionError("context.abort returned")  # it raises; this tells mypy
+
+
 class GrpcServer:
-    def __init__(self, address: str, max_recv_msg_size_mib: int, service: TraceService) -> None:
+    def __init__(self, address: str, max_recv_msg_size_mib: int, service: TraceService,
+                 credentials: grpc.ServerCredentials | None = None, limits: InputLimits | None = None) -> None:
         self._address = address
         self._max_bytes = max_recv_msg_size_mib * MIB
         self._service = service
+        self._credentials = credentials
+        self._limits = limits or InputLimits()
         self._server: grpc.aio.Server | None = None
         self.port = 0
 
     async def start(self) -> None:
-        server = grpc.aio.server(options=[
+        limits = self._limits
+        server = grpc.aio.server(interceptors=[GuardInterceptor(self._service.guard)], options=[
             ("grpc.max_receive_message_length", self._max_bytes),
             ("grpc.so_reuseport", 0),
-        ])
+            # Slow clients: a TLS and HTTP/2 handshake, and idleness, are bounded in time.
+            ("grpc.server_handshake_timeout_ms", int(limits.header_read_timeout * 1000)),
+            ("grpc.max_connection_idle_ms", int(max(limits.body_read_timeout, 60.0) * 1000)),
+            ("grpc.max_allowed_incoming_connections", limits.max_connections),
+        ], maximum_concurrent_rpcs=limits.max_connections)
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(self._service, server)
-        self.port = server.add_insecure_port(self._address)
+        if self._credentials is not None:
+            self.port = server.add_secure_port(self._address, self._credentials)
+        else:
+            self.port = server.add_insecure_port(self._address)
         if self.port == 0:
             raise OSError(f"cannot listen on {self._address} for OTLP/gRPC")
         await server.start()

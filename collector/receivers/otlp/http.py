@@ -14,6 +14,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from collector.component import Consumer, Traces, span_count
 from collector.errors import PermanentError, UnsupportedMediaTypeError, classify
 from collector.receivers.body import read_decoded_body
+from collector.receivers.guard import RequestGuard
 from collector.receivers.telemetry import ReceiverCounters
 from proto.otlp_json import decode_traces, encode_message_json
 from proto.status import encode_status
@@ -21,27 +22,39 @@ from proto.validate import drop_invalid_spans
 
 PROTOBUF: Final = "application/x-protobuf"
 JSON: Final = "application/json"
-GRPC_CODE_BY_HTTP: Final = {400: 3, 401: 16, 403: 7, 404: 5, 413: 8, 415: 3, 429: 8, 503: 14}
+GRPC_CODE_BY_HTTP: Final = {400: 3, 401: 16, 403: 7, 404: 5, 408: 4, 413: 8, 415: 3, 429: 8, 503: 14}
 
 
 class OtlpHttpHandler:
-    def __init__(self, consumer: Consumer, max_body_bytes: int, counters: ReceiverCounters) -> None:
+    def __init__(self, consumer: Consumer, max_body_bytes: int, counters: ReceiverCounters,
+                 guard: RequestGuard | None = None) -> None:
         self._consumer = consumer
         self._max_body_bytes = max_body_bytes
         self._counters = counters
+        self._guard = guard or RequestGuard.open()
 
     async def handle(self, request: web.Request) -> web.Response:
         content_type = request.content_type
+        try:
+            # Before the body is read: an unknown caller costs no more than its headers.
+            principal = self._guard.admit(request.headers, "write")
+        except Exception as error:
+            return error_response(content_type, error)
         if content_type not in (PROTOBUF, JSON):
             return error_response(JSON, UnsupportedMediaTypeError(
                 f'unsupported content type "{content_type}": send {PROTOBUF} or {JSON}'))
         try:
-            body = await read_decoded_body(request, self._max_body_bytes)
+            body = await read_decoded_body(request, self._max_body_bytes, self._guard.limits.body_read_timeout)
             traces = decode(body, content_type)
         except Exception as error:
             return error_response(content_type, error)
         rejected, message = drop_invalid_spans(traces)
         count = span_count(traces)
+        try:
+            self._guard.prepare(traces, principal, count)
+        except Exception as error:
+            self._counters.refused.add(count + rejected)
+            return error_response(content_type, error)
         if count:
             try:
                 await self._consumer.consume(traces)
@@ -80,7 +93,9 @@ def error_response(content_type: str, error: BaseException) -> web.Response:
     answer = classify(error)
     as_json = content_type != PROTOBUF
     body = encode_status(GRPC_CODE_BY_HTTP.get(answer.http_status, 13), answer.message, as_json=as_json)
-    headers = {"Retry-After": str(answer.retry_after_s)} if answer.retry_after_s is not None else None
+    headers = {"Retry-After": str(answer.retry_after_s)} if answer.retry_after_s is not None else {}
+    if answer.http_status == 401:
+        headers["WWW-Authenticate"] = "Bearer"  # RFC 6750
     return web.Response(status=answer.http_status, body=body, headers=headers,
                         content_type=JSON if as_json else PROTOBUF)
 

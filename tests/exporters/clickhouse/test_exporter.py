@@ -181,7 +181,7 @@ async def test_readonly_query(started: ClickHouseExporter) -> None:
     assert names == ["SpanName", "Duration"]
     assert result == [("a-server", 1_500_000), ("b-client", 0), ("c-internal", 7)]
     assert started.query("SHOW TABLES FROM otel")[1] == [
-        ("otel_traces",), ("otel_traces_trace_id_ts",), ("otel_traces_trace_id_ts_mv",)]
+        ("otel_trace_feedback",), ("otel_traces",), ("otel_traces_trace_id_ts",), ("otel_traces_trace_id_ts_mv",)]
     assert started.query("  -- count\n(SELECT count() FROM otel.otel_traces)")[1] == [(7,)]
 
 

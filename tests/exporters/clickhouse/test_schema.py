@@ -209,7 +209,8 @@ def test_engines_and_cluster_in_the_ddl() -> None:
 
 def test_default_database_is_not_created() -> None:
     names = [statement.name for statement in schema_statements(ClickHouseConfig(database="default"), "26.9")]
-    assert names == ["traces_table", "traces_id_ts_lookup_table", "traces_id_ts_lookup_mv", "traces_dedup_window"]
+    assert names == ["traces_table", "traces_id_ts_lookup_table", "traces_id_ts_lookup_mv", "trace_feedback_table",
+                     "traces_dedup_window"]
 
 
 def test_text_index_gating_settings_are_passed_on() -> None:
