@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint test-slow bench clean
+.PHONY: run test lint browser test-slow bench clean
 
 $(BIN)/spanhouse: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,12 @@ lint: $(BIN)/spanhouse
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: lint
+# The trace viewer's tests drive a real headless Chromium (Debian's package; tests/read/).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+		|| (echo "the viewer tests need Chromium: install Debian's chromium package" && exit 1)
+
+test: lint browser
 	$(BIN)/pytest -q
 
 test-slow: $(BIN)/spanhouse
