@@ -195,10 +195,16 @@ class AdapterReceiver:
         return answer  # type: ignore[no-any-return]
 
     def _adapter_request(self, request: web.Request, body: Any) -> AdapterRequest:
+        principal = _principal(request)
+        headers = {key.lower(): value for key, value in request.headers.items()}
+        if principal is not OPEN_PRINCIPAL:
+            # The caller's credential was spanhouse's own token: it never reaches an adapter,
+            # so nothing (a proxy forwarding Authorization upstream, say) can leak it.
+            headers.pop("authorization", None)
         return AdapterRequest(
             method=request.method, path=request.path, path_params=dict(request.match_info),
-            query=dict(request.query), headers={key.lower(): value for key, value in request.headers.items()},
-            body=body, tenant=_principal(request).tenant, received_at_ns=time.time_ns())
+            query=dict(request.query), headers=headers,
+            body=body, tenant=principal.tenant, received_at_ns=time.time_ns())
 
     def _error(self, error: BaseException) -> web.Response:
         answer = classify(error)

@@ -236,3 +236,27 @@ async def test_the_openai_client_through_the_proxy(start_collector: StartCollect
                      "response.completed"]
     await client.close()
     assert await running.aquery("SELECT count() FROM otel.otel_traces") == [(2,)]
+
+
+AUTH_CONFIG = """
+auth:
+  tokens:
+    - token: spanhouse-secret-token-for-tenant-a
+      tenant: tenant-a
+      scopes: [write, read]
+""" + CONFIG.replace("      upstream_api_key: sk-upstream-test-key-0000000000\n", "")
+
+
+async def test_spanhouse_token_never_reaches_the_upstream(start_collector: StartCollector,
+                                                         upstream: Upstream) -> None:
+    """With authentication on, the caller's Authorization is spanhouse's own token: the proxy
+    must not forward it, and without an upstream key it refuses rather than leak it."""
+    running = await start_collector(AUTH_CONFIG % (upstream.port, "detect"))
+    async with aiohttp.ClientSession() as session, session.post(
+            proxy_url(running), json={"model": "gpt-4o-mini", "input": "hello"},
+            headers={"Authorization": "Bearer spanhouse-secret-token-for-tenant-a"}) as response:
+        status = response.status
+        body = await response.read()
+    assert 400 <= status < 500
+    assert b"upstream_api_key" in body
+    assert upstream.requests == []
