@@ -12,6 +12,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import clickhouse_connect
 
@@ -49,33 +50,36 @@ def main() -> None:
     timed("conversion to columns", spans, lambda: to_columns(request))
     client = clickhouse_connect.get_client(dsn=f"chdb://{tempfile.mkdtemp()}")
     try:
-        for variant in ("contrib schema", "no skip indexes"):
-            database = "bench_" + variant.split()[0]
-            for statement in schema_statements(ClickHouseConfig(database=database), client.server_version):
-                sql = statement.sql if variant == "contrib schema" else re.sub(r"\n\s*INDEX [^\n]*", "", statement.sql)
-                client.command(sql, settings=dict(statement.settings) or None)
-            context = client.create_insert_context(
-                table="otel_traces", database=database, column_names=list(COLUMN_NAMES),
-                column_type_names=list(COLUMN_TYPES), column_oriented=True, settings={"async_insert": 0})
-            columns = to_columns(request).columns
-            if variant == "contrib schema":
-                def encode() -> None:
-                    context.data = columns
-                    list(client._transform.build_insert(context))  # noqa: SLF001 (the stage alone)
-                    context.data = None
-
-                timed("clickhouse-connect Native encoding", spans, encode)
-
-            def insert() -> None:
-                # A fresh token each time: the tables drop a block that repeats a recent one.
-                context.settings = {"async_insert": 0, "insert_deduplication_token": uuid.uuid4().hex}
-                context.data = columns
-                client.insert(context=context)
-
-            timed(f"encoding + engine insert ({variant})", spans, insert)
+        measure_inserts(client, request, spans, "contrib schema")
+        measure_inserts(client, request, spans, "no skip indexes")
     finally:
         client.close()
 
+
+def measure_inserts(client: Any, request: Traces, spans: int, variant: str) -> None:
+    database = "bench_" + variant.split()[0]
+    for statement in schema_statements(ClickHouseConfig(database=database), client.server_version):
+        sql = statement.sql if variant == "contrib schema" else re.sub(r"\n\s*INDEX [^\n]*", "", statement.sql)
+        client.command(sql, settings=dict(statement.settings) or None)
+    context = client.create_insert_context(
+        table="otel_traces", database=database, column_names=list(COLUMN_NAMES),
+        column_type_names=list(COLUMN_TYPES), column_oriented=True, settings={"async_insert": 0})
+    columns = to_columns(request).columns
+
+    def encode() -> None:
+        context.data = columns
+        list(client._transform.build_insert(context))  # the encoding stage alone
+        context.data = None
+
+    def insert() -> None:
+        # A fresh token each time: the tables drop a block that repeats a recent one.
+        context.settings = {"async_insert": 0, "insert_deduplication_token": uuid.uuid4().hex}
+        context.data = columns
+        client.insert(context=context)
+
+    if variant == "contrib schema":
+        timed("clickhouse-connect Native encoding", spans, encode)
+    timed(f"encoding + engine insert ({variant})", spans, insert)
 
 if __name__ == "__main__":
     main()
