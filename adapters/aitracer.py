@@ -27,6 +27,7 @@ from adapters.base import (
     StateWrite,
 )
 from adapters.openai_agents import handle_agents
+from collector.auth.config import TENANT_PATTERN
 from collector.config.types import ADDRESS, DURATION
 
 DEFAULT_ENDPOINT: Final = "127.0.0.1:4412"
@@ -40,26 +41,74 @@ WEBHOOKS_PATH: Final = "/api/ingest/webhooks"
 PROXY_PATH: Final = "/api/proxy/openai/responses"
 
 
+def _secret_problems(secrets: Sequence[str], prefix: str) -> list[tuple[str, str]]:
+    # Messages name the position only: a secret is never quoted, not even a wrong one.
+    return [(f"{prefix}secrets[{index}]", "is shorter than 16 characters: use a random secret")
+            for index, secret in enumerate(secrets) if len(secret) < 16]
+
+
+@dataclass(frozen=True, slots=True)
+class SigningPolicy:
+    """The signing secrets and the `required` flag that apply to one workspace (tenant)."""
+
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+    required: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceSigningConfig:
+    secrets: tuple[str, ...] | None = field(default=None, repr=False, metadata={
+        "description": "This workspace's webhook signing secrets (several while one is rotated); they "
+                       "replace the receiver-wide secrets for it. Absent: the receiver-wide secrets; "
+                       "[]: signature headers are not checked for this workspace."})
+    required: bool | None = field(default=None, metadata={
+        "description": "Refuse this workspace's unsigned deliveries; absent: the receiver-wide required."})
+
+    def validate(self, inherited_secrets: Sequence[str], inherited_required: bool) -> list[tuple[str, str]]:
+        problems = _secret_problems(self.secrets or (), "")
+        secrets = inherited_secrets if self.secrets is None else self.secrets
+        required = inherited_required if self.required is None else self.required
+        if required and not secrets:
+            problems.append(("required", "needs at least one secret (in secrets, or receiver-wide)"))
+        return problems
+
+
 @dataclass(frozen=True, slots=True)
 class WebhookSigningConfig:
-    secrets: tuple[str, ...] = field(default=(), metadata={
-        "description": "The workspace's webhook signing secrets; several may be active while one is "
-                       "rotated. Empty: signature headers are not checked."})
+    secrets: tuple[str, ...] = field(default=(), repr=False, metadata={
+        "description": "Webhook signing secrets of every workspace without its own entry in workspaces; "
+                       "several may be active while one is rotated. Empty: signature headers are not checked."})
     tolerance: Annotated[float, DURATION] = field(default=300.0, metadata={
         "description": "How far X-AITracer-Delivery-Timestamp may be from the collector's clock."})
     required: bool = field(default=False, metadata={
         "description": "Refuse unsigned deliveries (the vendor makes signing optional; turn this on once "
                        "every sender signs)."})
+    workspaces: dict[str, WorkspaceSigningConfig] = field(default_factory=dict, metadata={
+        "description": "Per workspace (the tenant of the caller's token in the auth section; without auth "
+                       "every request is tenant default): its own secrets and required flag."})
+
+    def policy(self, tenant: str) -> SigningPolicy:
+        """The secrets and `required` flag of the workspace `tenant`."""
+        own = self.workspaces.get(tenant)
+        if own is None:
+            return SigningPolicy(self.secrets, self.required)
+        return SigningPolicy(self.secrets if own.secrets is None else own.secrets,
+                             self.required if own.required is None else own.required)
 
     def validate(self) -> list[tuple[str, str]]:
         problems: list[tuple[str, str]] = []
         if self.tolerance <= 0:
             problems.append(("tolerance", "must be greater than 0"))
-        for index, secret in enumerate(self.secrets):
-            if len(secret) < 16:
-                problems.append((f"secrets[{index}]", "is shorter than 16 characters: use a random secret"))
+        problems += _secret_problems(self.secrets, "")
         if self.required and not self.secrets:
             problems.append(("required", "needs at least one secret in secrets"))
+        for tenant, workspace in self.workspaces.items():
+            if not TENANT_PATTERN.fullmatch(tenant):
+                problems.append((f"workspaces.{tenant}", "is not a tenant name (1 to 64 letters, digits, _, . "
+                                                          "and -, starting with a letter or digit)"))
+                continue
+            problems += [(f"workspaces.{tenant}.{key}", message)
+                         for key, message in workspace.validate(self.secrets, self.required)]
         return problems
 
 
@@ -108,8 +157,9 @@ class AITracerAdapter:
 
     async def handle_webhook(self, request: AdapterRequest, raw: bytes, services: Services) -> AdapterResponse:
         signing = self.config.webhook_signing
-        check = verify_signature(request.headers, raw, signing.secrets, signing.tolerance,
-                                 services.now_ns() / 1e9, signing.required)
+        policy = signing.policy(request.tenant)  # the caller's workspace's secrets, or the receiver-wide ones
+        check = verify_signature(request.headers, raw, policy.secrets, signing.tolerance,
+                                 services.now_ns() / 1e9, policy.required, tenant=request.tenant)
         if not check.ok:
             return error_response(401, "invalid_signature", check.reason)
         key = check.replay_key

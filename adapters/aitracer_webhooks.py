@@ -57,9 +57,11 @@ def sign(secret: str, timestamp: str, raw_body: bytes) -> str:
 
 
 def verify_signature(headers: Mapping[str, str], raw_body: bytes, secrets: Sequence[str], tolerance_s: float,
-                     now_s: float, required: bool) -> SignatureCheck:
-    """Checks a delivery's signature headers; without secrets configured there is nothing to
-    check. `headers` names are lowercase."""
+                     now_s: float, required: bool, tenant: str = "default") -> SignatureCheck:
+    """Checks a delivery's signature headers against the secrets of the caller's workspace
+    (`tenant`); without secrets there is nothing to check. `headers` names are lowercase. The
+    replay key is `<tenant>:<sha256 of timestamp and matched signature>`: one workspace's
+    deliveries never consume another's."""
     if not secrets:
         return SignatureCheck(True)
     timestamp = headers.get(TIMESTAMP_HEADER)
@@ -92,7 +94,8 @@ def verify_signature(headers: Mapping[str, str], raw_body: bytes, secrets: Seque
                 matched = expected
     if matched is None:
         return SignatureCheck(False, "X-AITracer-Signature does not match the body with any signing secret")
-    return SignatureCheck(True, replay_key=hashlib.sha256(f"{timestamp}.{matched}".encode()).hexdigest())
+    digest = hashlib.sha256(f"{timestamp}.{matched}".encode()).hexdigest()
+    return SignatureCheck(True, replay_key=f"{tenant}:{digest}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,9 @@ from adapters.aitracer import (
     TRACES_PATH,
     WEBHOOKS_PATH,
     AITracerConfig,
+    SigningPolicy,
     WebhookSigningConfig,
+    WorkspaceSigningConfig,
 )
 from adapters.aitracer_common import link_trace_id, root_span_id
 from adapters.aitracer_ingest import handle_guardrails, handle_tool_calls
@@ -194,6 +196,45 @@ def test_signature_verification() -> None:
     assert verify_signature({}, body, [SECRET], 300, now, required=False).ok  # unsigned, as documented
     assert not verify_signature({}, body, [SECRET], 300, now, required=True).ok
     assert verify_signature({"x-aitracer-signature": "v1=bad"}, body, [], 300, now, False).ok  # no secrets
+
+    # The replay key names the workspace: the same signature under another tenant is another key.
+    assert check.replay_key == verify_signature(good, body, [SECRET], 300, now, False, tenant="default").replay_key
+    acme = verify_signature(good, body, [SECRET], 300, now, False, tenant="acme").replay_key
+    assert acme is not None and acme.startswith("acme:") and acme != check.replay_key
+    assert SECRET not in acme
+
+
+def test_signing_secrets_per_workspace() -> None:
+    default, old, acme, beta = ("whsec_default_0123456789", "whsec_old_0123456789", "whsec_acme_0123456789",
+                                "whsec_beta_0123456789")
+    signing = WebhookSigningConfig(secrets=(default, old), required=False, workspaces={
+        "acme": WorkspaceSigningConfig(secrets=(acme,)),  # its own list replaces the default
+        "beta": WorkspaceSigningConfig(secrets=(beta, old), required=True),
+        "gamma": WorkspaceSigningConfig(required=True),  # the default secrets, but signing required
+        "delta": WorkspaceSigningConfig(secrets=()),  # signing off for this workspace
+    })
+    assert signing.validate() == []
+    assert signing.policy("acme") == SigningPolicy((acme,), False)
+    assert signing.policy("beta") == SigningPolicy((beta, old), True)
+    assert signing.policy("gamma") == SigningPolicy((default, old), True)
+    assert signing.policy("delta") == SigningPolicy((), False)
+    assert signing.policy("default") == signing.policy("other") == SigningPolicy((default, old), False)
+    # Secrets stay out of every repr (a config or policy printed in a log or an error).
+    for shown in (repr(signing), repr(signing.policy("beta"))):
+        assert not any(secret in shown for secret in (default, old, acme, beta)), shown
+    bad = WebhookSigningConfig(workspaces={
+        "acme": WorkspaceSigningConfig(secrets=("tiny",), required=True),
+        "beta": WorkspaceSigningConfig(required=True),
+        "bad tenant!": WorkspaceSigningConfig(secrets=(acme,)),
+        "delta": WorkspaceSigningConfig(secrets=(), required=True),
+    })
+    assert bad.validate() == [
+        ("workspaces.acme.secrets[0]", "is shorter than 16 characters: use a random secret"),
+        ("workspaces.beta.required", "needs at least one secret (in secrets, or receiver-wide)"),
+        ("workspaces.bad tenant!", "is not a tenant name (1 to 64 letters, digits, _, . and -, starting with a "
+                                   "letter or digit)"),
+        ("workspaces.delta.required", "needs at least one secret (in secrets, or receiver-wide)")]
+    assert "tiny" not in repr(bad.validate())
 
 
 def test_state_writes_are_tenant_scoped() -> None:

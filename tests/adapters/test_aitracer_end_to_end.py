@@ -6,6 +6,7 @@ too) and the rate limit's 429."""
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -235,3 +236,113 @@ async def test_rate_limit_per_workspace_key(start_collector: StartCollector) -> 
                                     {"Authorization": "Bearer akt_other_workspace"})
     assert (status, headers["X-RateLimit-Remaining"]) == (400, "0")
     assert await running.aquery("SELECT count() FROM otel.otel_traces") == [(1,)]
+
+
+# Signing secrets per workspace: each token of the auth section is a workspace (tenant). acme has
+# its own two secrets (rotation), beta its own and signed delivery required; gamma and delta have
+# no entry and use the receiver-wide secret. Every secret comes from the environment.
+WORKSPACE_ENV = {"HOOK_DEFAULT": "whsec_default_0123456789", "HOOK_ACME": "whsec_acme_new_0123456789",
+                 "HOOK_ACME_OLD": "whsec_acme_old_0123456789", "HOOK_BETA": "whsec_beta_0123456789"}
+TOKENS = {tenant: f"akt_{tenant}_workspace_key_0123456789" for tenant in ("acme", "beta", "gamma", "delta")}
+WORKSPACES_CONFIG = """
+receivers:
+  aitracer:
+    endpoint: 127.0.0.1:{port:aitracer}
+    state_directory: {dir}/state
+    webhook_signing:
+      secrets:
+        - ${env:HOOK_DEFAULT}
+      workspaces:
+        acme:
+          secrets:
+            - ${env:HOOK_ACME}
+            - ${env:HOOK_ACME_OLD}
+        beta:
+          secrets: ["${env:HOOK_BETA}"]
+          required: true
+exporters:
+  clickhouse:
+    endpoint: chdb://{dir}/clickhouse
+service:
+  telemetry:
+    metrics:
+      address: 127.0.0.1:{port:metrics}
+  pipelines:
+    traces:
+      receivers: [aitracer]
+      exporters: [clickhouse]
+auth:
+  tokens:
+""" + "".join(f"    - token: {token}\n      tenant: {tenant}\n" for tenant, token in TOKENS.items())
+
+
+def signed_alert(secret: str, alert_id: str, at: int | None = None) -> tuple[bytes, dict[str, str]]:
+    raw = orjson.dumps({"source": "snyk", "id": alert_id, "severity": "high", "package": "lodash"})
+    stamp = str(at if at is not None else int(time.time()))
+    return raw, {"X-AITracer-Delivery-Timestamp": stamp, "X-AITracer-Signature": sign(secret, stamp, raw)}
+
+
+async def deliver(running: Collector, tenant: str, raw: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+    status, body, _ = await post(running, "/api/ingest/webhooks", raw,
+                                 {**headers, "Authorization": f"Bearer {TOKENS[tenant]}"})
+    return status, body
+
+
+async def test_signing_secrets_per_workspace(start_collector: StartCollector, caplog: Any) -> None:
+    caplog.set_level(logging.DEBUG)
+    running = await start_collector(WORKSPACES_CONFIG, env=WORKSPACE_ENV)
+    acme, acme_old, beta, default = (WORKSPACE_ENV[name] for name in ("HOOK_ACME", "HOOK_ACME_OLD", "HOOK_BETA",
+                                                                      "HOOK_DEFAULT"))
+    answers: list[Any] = []
+
+    async def expect(tenant: str, raw: bytes, headers: dict[str, str], status: int, code: str | None = None) -> None:
+        got, body = await deliver(running, tenant, raw, headers)
+        answers.append(body)
+        assert got == status, (tenant, body)
+        if code is not None:
+            assert body["error"]["code"] == code, (tenant, body)
+
+    # Signed with acme's secret: another workspace refuses it (and it is not a replay for acme later).
+    raw, headers = signed_alert(acme, "A-1")
+    await expect("beta", raw, headers, 401, "invalid_signature")
+    await expect("gamma", raw, headers, 401, "invalid_signature")  # the default secret is not acme's
+    await expect("acme", raw, headers, 200)
+    await expect("acme", raw, headers, 401, "replayed_signature")
+    await expect("beta", raw, headers, 401, "invalid_signature")
+    # acme's own list replaces the receiver-wide one for acme.
+    await expect("acme", *signed_alert(default, "A-2"), 401, "invalid_signature")
+    # Rotation: both of acme's active secrets sign, one at a time or both in one header.
+    await expect("acme", *signed_alert(acme_old, "A-3"), 200)
+    both_raw, both = signed_alert(acme, "A-4")
+    both["X-AITracer-Signature"] = (sign(acme_old, both["X-AITracer-Delivery-Timestamp"], both_raw) + ","
+                                    + both["X-AITracer-Signature"])
+    await expect("acme", both_raw, both, 200)
+    # beta: its own secret, signing required.
+    await expect("beta", orjson.dumps({"source": "snyk", "id": "B-0"}), {}, 401, "invalid_signature")
+    await expect("beta", *signed_alert(beta, "B-1"), 200)
+    await expect("acme", *signed_alert(beta, "B-2"), 401, "invalid_signature")
+    # Workspaces without an entry: the receiver-wide secret; unsigned is still accepted there.
+    await expect("gamma", *signed_alert(beta, "G-0"), 401, "invalid_signature")
+    shared_raw, shared = signed_alert(default, "G-1")
+    await expect("gamma", shared_raw, shared, 200)
+    # Replay keys include the tenant: the same signed delivery is new for another workspace that
+    # shares the secret, and a replay within the first one.
+    await expect("delta", shared_raw, shared, 200)
+    await expect("gamma", shared_raw, shared, 401, "replayed_signature")
+    await expect("delta", orjson.dumps({"source": "trivy", "id": "D-1"}), {}, 200)
+
+    rows = await running.aquery("SELECT TenantId, SpanAttributes['aitracer.alert.id'] FROM otel.otel_traces "
+                                "ORDER BY 1, 2")
+    assert rows == [("acme", "A-1"), ("acme", "A-3"), ("acme", "A-4"), ("beta", "B-1"), ("delta", "D-1"),
+                    ("delta", "G-1"), ("gamma", "G-1")]
+
+    # No secret anywhere: answers, stored rows, logs, metrics, state files.
+    stored = "\n".join(str(row) for row in await running.aquery("SELECT * FROM otel.otel_traces"))
+    metrics = running.service.metrics.render()
+    await running.service.shutdown()
+    files = b"".join(path.read_bytes() for path in (running.directory / "state").rglob("*") if path.is_file())
+    for secret in WORKSPACE_ENV.values():
+        for where, text in (("answers", str(answers)), ("rows", stored), ("logs", caplog.text),
+                            ("metrics", str(metrics))):
+            assert secret not in text, where
+        assert secret.encode() not in files
