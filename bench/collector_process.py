@@ -23,7 +23,8 @@ _CLOCK_TICKS_PER_S: Final = os.sysconf("SC_CLK_TCK")
 _TRAILING_DIGITS: Final = re.compile(r"[\d/:]+$")
 # chdb renames the Python threads that run its queries "Unknown": in spanhouse those are the
 # asyncio.to_thread workers of the clickhouse exporter (checked with py-spy dump --json).
-_THREAD_LABELS: Final = {"Unknown": "exporter worker threads (to_columns + insert)"}
+_THREAD_LABELS: Final = {"Unknown": "exporter threads (queue reads, inserts)"}
+WORKERS_LABEL: Final = "conversion worker processes (decode, to_columns, Native encoding)"
 
 
 def spanhouse_command() -> list[str]:
@@ -38,9 +39,39 @@ def _stat_cpu_s(stat_text: str) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS_PER_S
 
 
+def child_pids(pid: int) -> list[int]:
+    """The process's children now (the clickhouse exporter's conversion workers)."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            children.extend(int(child) for child in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return children
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU of the whole process (every thread, ClickHouse's native ones too)."""
-    return _stat_cpu_s(Path(f"/proc/{pid}/stat").read_text())
+    """User + system CPU of the process (every thread, ClickHouse's native ones too) and of its
+    children (the conversion workers, which live as long as the collector)."""
+    total = _stat_cpu_s(Path(f"/proc/{pid}/stat").read_text())
+    for child in child_pids(pid):
+        try:
+            total += _stat_cpu_s(Path(f"/proc/{child}/stat").read_text())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+def peak_rss_mb(pid: int) -> dict[str, float]:
+    """Peak resident set (VmHWM) of the collector's process and of its children's, in MB. Their
+    sum, reported as the collector's peak, is an upper bound: the peaks need not coincide."""
+    children = 0.0
+    for child in child_pids(pid):
+        try:
+            children += status_mb(child, "VmHWM")
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return {"collector process": status_mb(pid, "VmHWM"), "conversion workers": round(children, 1)}
 
 
 def status_mb(pid: int, field: str) -> float:
@@ -65,6 +96,12 @@ def thread_cpu_seconds(pid: int) -> dict[str, float]:
         name = "main thread (event loop)" if task.name == str(pid) else _TRAILING_DIGITS.sub("", name) or name
         name = _THREAD_LABELS.get(name, name)
         totals[name] = totals.get(name, 0.0) + used
+    for child in child_pids(pid):
+        try:
+            used = _stat_cpu_s(Path(f"/proc/{child}/stat").read_text())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        totals[WORKERS_LABEL] = totals.get(WORKERS_LABEL, 0.0) + used
     return totals
 
 

@@ -32,7 +32,7 @@ from typing import Any, Final
 import orjson
 
 from bench import profile
-from bench.collector_process import CollectorProcess, cpu_seconds, status_mb, thread_cpu_seconds
+from bench.collector_process import CollectorProcess, cpu_seconds, peak_rss_mb, thread_cpu_seconds
 from bench.driver import LoadGenerator, summarize
 from bench.loadgen import add_load_arguments, options_from
 
@@ -192,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         load = summarize(stats)
         stored, confirmed_at, polls = wait_until_stored(collector, stats.spans_acknowledged, args.stored_timeout)
         storage = storage_report(collector, stored)
-        peak_rss_mb, cpu_total = status_mb(pid, "VmHWM"), cpu_seconds(pid)
+        peak_rss, cpu_total = peak_rss_mb(pid), cpu_seconds(pid)
         if profiler is not None:
             profiler[0].join()
             for process in profiler[1]:
@@ -228,7 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "count_polls": polls,
         **load,
         "collector": {
-            "peak_rss_mb": peak_rss_mb,
+            "peak_rss_mb": round(sum(peak_rss.values()), 1),
+            "peak_rss_mb_by_process": peak_rss,
             "cpu_s_total": round(cpu_total, 2),
             "cpu_s_during_load": round(cpu_load, 2),
             "cpu_s_during_load_by_thread": dict(sorted(

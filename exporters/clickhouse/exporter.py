@@ -1,5 +1,6 @@
 """The `clickhouse` exporter: spans into the contrib exporter's tables, embedded (chdb) or on
-a server over HTTP(S). One column-oriented insert per consume call."""
+a server over HTTP(S). One Native insert per consume call, converted by `Converter` (worker
+processes by default) and sent as raw bytes."""
 
 from __future__ import annotations
 
@@ -18,16 +19,17 @@ from urllib.parse import urlsplit
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
-from clickhouse_connect.driver.insert import InsertContext
 
 from collector.component import CreateSettings, Host, Traces, span_count
-from collector.errors import PermanentError, PipelineError, RetryableError
+from collector.errors import PipelineError, RetryableError
 from collector.sql import QueryServer, socket_path_for
 from collector.telemetry.metrics import Counter
-from exporters.clickhouse.columns import COLUMN_NAMES, COLUMN_TYPES, to_columns
+from exporters.clickhouse.columns import COLUMN_NAMES
 from exporters.clickhouse.config import EMBEDDED_PREFIX, ClickHouseConfig, resolve_endpoint
+from exporters.clickhouse.conversion import Converter
 from exporters.clickhouse.errors import classify_insert_error, is_connection_failure
 from exporters.clickhouse.faults import FaultInjector
+from exporters.clickhouse.native import NativeInsert
 from exporters.clickhouse.schema import TEXT_INDEX_SETTINGS, schema_statements, supports_text_index
 
 logger = logging.getLogger(__name__)
@@ -45,6 +47,8 @@ READ_ONLY_STATEMENT: Final = re.compile(
 INSERT_STATEMENT: Final = re.compile(r"\bINSERT\s+INTO\b", re.IGNORECASE)
 # chdb's message when another engine directory is already open in this process.
 EMBEDDED_PATH_TAKEN: Final = "EmbeddedServer already initialized"
+# Skip indexes built by merges rather than by every insert (which a merge then rebuilds anyway).
+DEFER_INDEX_SETTING: Final = "materialize_skip_indexes_on_insert"
 
 
 class ClickHouseStartError(RuntimeError):
@@ -54,8 +58,8 @@ class ClickHouseStartError(RuntimeError):
 @dataclass(slots=True)
 class _Connection:
     client: Client
-    insert_context: InsertContext
     server_version: str
+    insert_settings: dict[str, Any]
 
 
 class ClickHouseExporter:
@@ -76,8 +80,11 @@ class ClickHouseExporter:
         self._failed_spans: Counter | None = None
         self._logged_failures: set[str] = set()
         self._query_server: QueryServer | None = None
-        self._base_insert_settings = self._insert_settings()
         self._faults = FaultInjector.from_environment()
+        self._converter = Converter(
+            config.conversion_workers,
+            None if config.is_embedded or config.compress == "none" else config.compress)
+        self._table = f"{config.database}.{config.traces_table_name}"
 
     @property
     def endpoint(self) -> str:
@@ -107,6 +114,7 @@ class ClickHouseExporter:
             self._failed_spans = telemetry.counter(
                 "otelcol_exporter_send_failed_spans", "Spans the exporter failed to send",
                 exporter=self._component_id)
+        await self._converter.start()
         try:
             self._connection = await asyncio.to_thread(self._connect)
         except Exception as error:
@@ -114,6 +122,7 @@ class ClickHouseExporter:
             # Go exporter also fails to start when a server is down, a known complaint; here
             # the collector starts and answers "retry later" until the server is back.
             if self._config.is_embedded or not is_connection_failure(error):
+                await self._converter.close()
                 hint = ""
                 if self._config.is_embedded and EMBEDDED_PATH_TAKEN in str(error):
                     hint = (" (a process can open one embedded engine directory: give every "
@@ -151,6 +160,7 @@ class ClickHouseExporter:
             connection, self._connection = self._connection, None
         if connection is not None:
             await asyncio.to_thread(self._close_client, connection.client)
+        await self._converter.close()
 
     async def _reconnect(self) -> None:
         delay = RECONNECT_INITIAL_DELAY_S
@@ -187,26 +197,33 @@ class ClickHouseExporter:
     # ---- the pipeline ---------------------------------------------------------------
 
     async def consume(self, traces: Traces) -> None:
-        await self.export(traces, None)
+        spans = span_count(traces)
+        if spans:
+            await self.export_encoded(traces.SerializeToString(), spans, None)
 
-    async def export(self, traces: Traces, dedup_token: str | None) -> None:
-        """One insert of `traces`. With `dedup_token`, a repeat of the same insert (the same
-        batch re-sent after an unknown outcome) is dropped by ClickHouse instead of stored twice."""
-        if not span_count(traces):
+    async def export_encoded(self, payload: bytes, spans: int, dedup_token: str | None) -> None:
+        """One insert of `payload` (serialized export requests, as the queue keeps them) holding
+        `spans` spans. With `dedup_token`, a repeat of the same insert (the same batch re-sent
+        after an unknown outcome) is dropped by ClickHouse instead of stored twice."""
+        if self._connection is None:  # no conversion work while ClickHouse is away
+            raise self._failed(RetryableError(self._unavailable_reason()), spans, self._last_connect_error)
+        try:
+            # Outside the insert lock: the next batch converts while this one is inserted.
+            rows = await self._converter.encode(payload)
+        except PipelineError as error:
+            raise self._failed(error, spans) from error
+        if not rows.span_count:
             return
         async with self._insert_lock:
             connection = self._connection
             if connection is None:
-                raise self._failed(RetryableError(self._unavailable_reason()), span_count(traces),
-                                   self._last_connect_error)
+                raise self._failed(RetryableError(self._unavailable_reason()), spans, self._last_connect_error)
             try:
-                # Converting in the thread too: ~7 us per span would otherwise block the loop
-                # (70 ms for a batch of 10,000) while receivers wait to answer their senders.
-                sent = await asyncio.to_thread(self._write, connection, traces, dedup_token)
+                await asyncio.to_thread(self._insert, connection, rows, dedup_token)
             except Exception as error:
-                raise self._failed(classify_insert_error(error), span_count(traces), error) from error
+                raise self._failed(classify_insert_error(error), spans, error) from error
         if self._sent_spans is not None:
-            self._sent_spans.add(sent)
+            self._sent_spans.add(rows.span_count)
 
     def _failed(self, error: PipelineError, span_count: int,
                 cause: BaseException | None = None) -> PipelineError:
@@ -288,14 +305,8 @@ class ClickHouseExporter:
         with self._client_lock:
             yield
 
-    def _write(self, connection: _Connection, traces: Traces, dedup_token: str | None) -> int:
-        """Converts and inserts `traces`; the number of spans stored."""
-        try:
-            batch = to_columns(traces)
-        except Exception as error:  # only malformed input can get here; retrying will not help
-            raise PermanentError(f"spans cannot be converted: {error}") from error
-        context = connection.insert_context
-        settings = dict(self._base_insert_settings)
+    def _insert(self, connection: _Connection, rows: NativeInsert, dedup_token: str | None) -> None:
+        settings = dict(connection.insert_settings)
         if dedup_token is None:
             # The tables keep a deduplication window for the queue's re-sends, and within it
             # ClickHouse drops a block whose content repeats an earlier one (insert_deduplicate=0
@@ -310,12 +321,10 @@ class ClickHouseExporter:
         if self._faults.active:
             self._faults.before_insert(self._config.timeout)
         with self._client_guard():
-            context.settings = settings
-            context.data = batch.columns
-            connection.client.insert(context=context)
+            connection.client.raw_insert(self._table, COLUMN_NAMES, rows.data, settings=settings, fmt="Native",
+                                         compression=rows.compression)
         if self._faults.active:
             self._faults.after_insert()
-        return batch.span_count
 
     def _connect(self) -> _Connection:
         client = self._open_client()
@@ -323,15 +332,12 @@ class ClickHouseExporter:
             version = str(client.server_version)
             if self._config.create_schema:
                 self._create_schema(client, version)
-            context = client.create_insert_context(
-                table=self._config.traces_table_name, database=self._config.database,
-                column_names=list(COLUMN_NAMES), column_type_names=list(COLUMN_TYPES),
-                column_oriented=True, settings=self._insert_settings())
+            settings = self._insert_settings(client)
         except BaseException:
             self._close_client(client)
             raise
         logger.debug("exporter %s: ClickHouse %s at %s ready", self._component_id, version, self._endpoint)
-        return _Connection(client, context, version)
+        return _Connection(client, version, settings)
 
     def _open_client(self) -> Client:
         if self._config.is_embedded:
@@ -349,13 +355,21 @@ class ClickHouseExporter:
             # A session would make the server refuse a `query` running beside an insert.
             autogenerate_session_id=False)
 
-    def _insert_settings(self) -> dict[str, Any]:
+    def _insert_settings(self, client: Client) -> dict[str, Any]:
+        settings: dict[str, Any]
         if self._config.is_embedded or not self._config.async_insert:
             # The embedded engine (26.9 defaults to async_insert=1) inserts synchronously:
             # one writer, batches already formed upstream, and buffering only adds latency.
-            return {"async_insert": 0}
-        # Waiting for the flush keeps "consume returned" meaning "stored".
-        return {"async_insert": 1, "wait_for_async_insert": 1}
+            settings = {"async_insert": 0}
+        else:
+            # Waiting for the flush keeps "consume returned" meaning "stored".
+            settings = {"async_insert": 1, "wait_for_async_insert": 1}
+        if not self._config.materialize_skip_indexes_on_insert:
+            known = client.query("SELECT count() FROM system.settings WHERE name = {name:String}",
+                                 parameters={"name": DEFER_INDEX_SETTING}).result_rows[0][0]
+            if known:  # older servers build them on insert, as they always did
+                settings[DEFER_INDEX_SETTING] = 0
+        return settings
 
     def _create_schema(self, client: Client, server_version: str) -> None:
         gating: tuple[str, ...] = ()

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 
 import orjson
-from google.protobuf.message import DecodeError
 
 from collector.component import CreateSettings, Host, Traces, span_count
 from collector.errors import PermanentError, ResourceExhaustedError
@@ -40,7 +39,8 @@ class Exporter(Protocol):
 
     async def shutdown(self) -> None: ...
 
-    async def export(self, traces: Traces, dedup_token: str | None) -> None: ...
+    async def export_encoded(self, payload: bytes, spans: int, dedup_token: str | None) -> None:
+        """Stores the serialized export requests `payload`; PermanentError when it cannot."""
 
 
 class _Counters:
@@ -220,9 +220,12 @@ class QueuedExporter:
             self._counters.corrupt.add(len(entries) - len(records))
         if records and not batch.split:
             try:
-                traces = Traces.FromString(b"".join(record.payload for record in records))
-                stored = await self._export_with_retry(traces, self._token(batch.first, batch.last))
-            except (PermanentError, DecodeError) as error:
+                # Serialized requests concatenated are one request holding them all: the bytes
+                # go to the exporter as they were queued, decoded only where they are converted.
+                stored = await self._export_with_retry(b"".join(record.payload for record in records),
+                                                       sum(record.spans for record in records),
+                                                       self._token(batch.first, batch.last))
+            except PermanentError as error:
                 stored = False
                 if len(records) == 1:
                     await self._dead_letter(records, error)
@@ -237,21 +240,21 @@ class QueuedExporter:
         if batch.split:
             for record in records:
                 try:
-                    stored = await self._export_with_retry(Traces.FromString(record.payload),
+                    stored = await self._export_with_retry(record.payload, record.spans,
                                                            self._token(record.seq, record.seq))
                     if not stored:
                         await self._dead_letter([record], RuntimeError("retries exhausted (max_elapsed_time)"))
-                except (PermanentError, DecodeError) as error:
+                except PermanentError as error:
                     await self._dead_letter([record], error)
         self._done.add(batch.first)
         await self._advance_commit()
 
-    async def _export_with_retry(self, traces: Traces, token: str) -> bool:
+    async def _export_with_retry(self, payload: bytes, spans: int, token: str) -> bool:
         """True once stored; False when retries ran out. Permanent errors propagate."""
         backoff = Backoff(self._retry, self._clock)
         while True:
             try:
-                await self.inner.export(traces, token)
+                await self.inner.export_encoded(payload, spans, token)
                 self._failing = False
                 return True
             except PermanentError:

@@ -37,7 +37,7 @@ def test_defaults() -> None:
         "endpoint": "chdb://./data/clickhouse", "username": "default", "password": "",
         "database": "otel", "traces_table_name": "otel_traces", "create_schema": True, "ttl": 0.0,
         "compress": "lz4", "async_insert": True, "timeout": 5.0, "table_engine": "MergeTree",
-        "cluster_name": "",
+        "cluster_name": "", "conversion_workers": 1, "materialize_skip_indexes_on_insert": False,
         "sending_queue": dataclasses.asdict(SendingQueueConfig()),
         "retry_on_failure": dataclasses.asdict(RetryConfig()),
     }
@@ -90,3 +90,9 @@ def test_negative_ttl_and_long_table_name() -> None:
         ("traces_table_name", "is 201 characters long; use at most 200"),
         ("ttl", "must not be negative; use 0 to keep spans forever"),
     ]
+
+
+@pytest.mark.parametrize("workers", [-1, 65])
+def test_conversion_workers_out_of_range(workers: int) -> None:
+    assert ClickHouseConfig(conversion_workers=workers).validate() == [
+        ("conversion_workers", f"{workers} is out of range: use 0 (convert in the collector's process) to 64")]

@@ -194,14 +194,15 @@ async def test_deduplication_token_over_http(make_exporter: MakeExporter, host: 
     exporter = http_exporter(make_exporter, clickhouse_http, "otel_dedup")
     await exporter.start(host)
     batch = simple_request(20)
+    payload = batch.SerializeToString()
 
     def stored() -> int:
         return int(exporter.query("SELECT count() FROM otel_dedup.otel_traces")[1][0][0])
 
-    await exporter.export(batch, "batch-1")
-    await exporter.export(batch, "batch-1")  # a re-send after an unknown outcome: dropped
+    await exporter.export_encoded(payload, 20, "batch-1")
+    await exporter.export_encoded(payload, 20, "batch-1")  # a re-send after an unknown outcome: dropped
     assert stored() == 20
-    await exporter.export(batch, "batch-2")  # the same spans as another batch: kept
+    await exporter.export_encoded(payload, 20, "batch-2")  # the same spans as another batch: kept
     assert stored() == 40
     await exporter.consume(batch)  # without a token every insert is kept, even a repeat
     await exporter.consume(batch)
@@ -223,4 +224,4 @@ async def test_unreachable_server_starts_and_answers_retryable(make_exporter: Ma
     exporter = make_exporter(endpoint=f"http://127.0.0.1:{free_port()}", timeout=1.0)
     await exporter.start(host)
     with pytest.raises(RetryableError, match="not reachable yet"):
-        await exporter.export(simple_request(3), "batch-1")
+        await exporter.export_encoded(simple_request(3).SerializeToString(), 3, "batch-1")

@@ -97,6 +97,8 @@ async def test_outage_fills_the_queue_then_429_then_drains(tmp_path: Path) -> No
     assert load.statuses.get(200, 0) >= 30
     assert load.statuses.get(429, 0) > 0 and load.retry_after_seen
     assert 500 not in load.statuses and 503 not in load.statuses
+    while collector.metric("spanhouse_exporter_retries") == 0 and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)  # an insert has failed and is being retried
     collector.fault("")  # the outage ends; the queue drains and load is taken again
     await asyncio.sleep(2.0)
     accepted_before = load.statuses.get(200, 0)

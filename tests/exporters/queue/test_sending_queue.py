@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from google.protobuf.message import DecodeError
 
 from collector.component import CreateSettings, Traces, span_count
 from collector.errors import PermanentError, ResourceExhaustedError, RetryableError
@@ -34,11 +35,16 @@ class ScriptedExporter:
     async def shutdown(self) -> None:
         pass
 
-    async def export(self, traces: Traces, dedup_token: str | None) -> None:
+    async def export_encoded(self, payload: bytes, spans: int, dedup_token: str | None) -> None:
         assert dedup_token is not None
         self.tokens.append(dedup_token)
         if self.failures:
             raise self.failures.pop(0)
+        try:  # as the clickhouse exporter does where it converts
+            traces = Traces.FromString(payload)
+        except DecodeError as error:
+            raise PermanentError(f"cannot decode: {error}") from error
+        assert span_count(traces) == spans
         names = {span.name for rs in traces.resource_spans for ss in rs.scope_spans for span in ss.spans}
         if names & self.refuse_names:
             raise PermanentError(f"refused {sorted(names & self.refuse_names)}")

@@ -1,0 +1,57 @@
+"""A queued OTLP export request as the bytes of a ClickHouse Native insert.
+
+This is the exporter's whole per-span Python work (decode, `to_columns`, clickhouse-connect's
+Native encoding), gathered in one function of bytes in and bytes out so that it can run in a
+worker process (exporters/clickhouse/conversion.py): the collector's process then spends no
+GIL time per span on inserts, and the engine only parses Native columns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from clickhouse_connect.datatypes.registry import get_from_name
+from clickhouse_connect.driver.compression import get_compressor
+from clickhouse_connect.driver.insert import InsertContext
+from clickhouse_connect.driver.transform import NativeTransform
+from google.protobuf.message import DecodeError
+
+from collector.component import Traces
+from collector.errors import PermanentError
+from exporters.clickhouse.columns import COLUMN_NAMES, COLUMN_TYPES, to_columns
+
+_TYPES: Final = tuple(get_from_name(name) for name in COLUMN_TYPES)
+
+
+@dataclass(frozen=True, slots=True)
+class NativeInsert:
+    """Native-format rows for the spans table, compressed with `compression` when it is set
+    (the Content-Encoding a server is told), and how many spans they hold."""
+
+    data: bytes | bytearray
+    span_count: int
+    compression: str | None
+
+
+def encode_native(payload: bytes, compression: str | None = None) -> NativeInsert:
+    """`payload` (one serialized ExportTraceServiceRequest, or several concatenated: protobuf
+    merges them into one) as Native rows in COLUMN_NAMES order. Input that cannot be decoded
+    or converted raises PermanentError: sending it again would fail the same way."""
+    try:
+        batch = to_columns(Traces.FromString(payload))
+    except (DecodeError, ValueError, TypeError, OverflowError) as error:
+        raise PermanentError(f"spans cannot be converted: {error}") from error
+    context = InsertContext("spans", COLUMN_NAMES, _TYPES, data=batch.columns, column_oriented=True)
+    chunks = list(NativeTransform.build_insert(context))
+    if context.insert_exception is not None:
+        raise PermanentError(f"spans cannot be encoded: {context.insert_exception}") from context.insert_exception
+    # build_insert puts the INSERT statement before the first block, for an HTTP body; the
+    # statement is ours to send (raw_insert), so only the Native bytes after it are kept.
+    first = chunks[0] if chunks else b""
+    chunks[0:1] = [first[first.index(b"\n") + 1:]] if first else []
+    data = b"".join(chunks)
+    if compression:
+        # The compressors clickhouse-connect's own inserts use (an lz4 or zstd frame).
+        compressor = get_compressor(compression)
+        data = bytes(compressor.compress_block(data)) + (compressor.flush() or b"")
+    return NativeInsert(data, batch.span_count, compression)
