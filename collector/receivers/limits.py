@@ -120,6 +120,10 @@ def enforce_limits(traces: Traces, limits: InputLimits, span_total: int) -> int:
 
 
 def _check_span_counts(span: Span, max_attributes: int, max_events: int, max_links: int) -> None:
+    events, links = span.events, span.links
+    if (len(span.attributes) <= max_attributes and len(events) <= max_events and len(links) <= max_links
+            and not events and not links):
+        return  # the common case, without building the messages below (once per span)
     where = f"span {span.span_id.hex() or '(no id)'}"
     _check_count(len(span.attributes), max_attributes, where, "attributes", "max_attributes_per_span")
     _check_count(len(span.events), max_events, where, "events", "max_events_per_span")
