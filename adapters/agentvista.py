@@ -14,7 +14,7 @@ from typing import Annotated, Any, Final
 import orjson
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from adapters.agentvista_spans import SCOPE_NAME, child_span, root_span
+from adapters.agentvista_spans import SCOPE_NAME, fill_child_span, fill_root_span
 from adapters.agentvista_validate import InvalidTraceError, ValidTrace, describe, quote, validate_trace
 from adapters.attributes import put
 from adapters.base import (
@@ -159,12 +159,12 @@ class AgentVistaAdapter:
         for trace in valid:
             root_key, *child_keys = _keys(tenant, trace)
             if root_key not in seen:
-                output.add(trace.agent, root_span(trace, agent_id(tenant, trace.agent)))
+                fill_root_span(output.new_span(trace.agent), trace, agent_id(tenant, trace.agent))
                 seen.add(root_key)
                 writes.append(StateWrite(SPANS_NAMESPACE, root_key, b"1", self.config.state_ttl))
             for key, vendor_span in zip(child_keys, trace.spans, strict=True):
                 if key not in seen:
-                    output.add(trace.agent, child_span(trace, vendor_span))
+                    fill_child_span(output.new_span(trace.agent), trace, vendor_span)
                     seen.add(key)
                     writes.append(StateWrite(SPANS_NAMESPACE, key, b"1", self.config.state_ttl))
         new_spans = output.count
@@ -202,7 +202,8 @@ class _Output:
         self.count = 0
         self._spans_by_agent: dict[str, Any] = {}
 
-    def add(self, agent: str, span: Span) -> None:
+    def new_span(self, agent: str) -> Span:
+        """An empty span of `agent`'s resource, to fill in place."""
         spans = self._spans_by_agent.get(agent)
         if spans is None:
             resource_spans = self.traces.resource_spans.add()
@@ -210,8 +211,9 @@ class _Output:
             scope_spans = resource_spans.scope_spans.add()
             scope_spans.scope.name = SCOPE_NAME
             spans = self._spans_by_agent[agent] = scope_spans.spans
-        spans.append(span)
         self.count += 1
+        span: Span = spans.add()
+        return span
 
 
 def _keys(tenant: str, trace: ValidTrace) -> list[str]:

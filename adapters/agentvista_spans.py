@@ -54,15 +54,15 @@ def root_span_id(trace_id: str) -> bytes:
     return derived_span_id("agentvista", "trace", trace_id)
 
 
-def _status(vendor_status: Any, error_message: Any) -> Status:
+def _set_status(status: Status, vendor_status: Any, error_message: Any) -> None:
+    status.SetInParent()  # the span carries a status, if an empty one, whatever the vendor's
     if not isinstance(vendor_status, str):
-        return Status()
+        return
     if vendor_status in _OK_STATUSES:
-        return Status(code=Status.StatusCode.STATUS_CODE_OK)
-    if vendor_status in _ERROR_STATUSES:
-        message = error_message if isinstance(error_message, str) else vendor_status
-        return Status(code=Status.StatusCode.STATUS_CODE_ERROR, message=message)
-    return Status()
+        status.code = Status.StatusCode.STATUS_CODE_OK
+    elif vendor_status in _ERROR_STATUSES:
+        status.code = Status.StatusCode.STATUS_CODE_ERROR
+        status.message = error_message if isinstance(error_message, str) else vendor_status
 
 
 def _put_cost(attributes: Any, cost: Money | None, original_key: str) -> None:
@@ -79,13 +79,20 @@ def _put_rest(attributes: Any, fields: Mapping[str, Any], mapped: Collection[str
             put(attributes, f"agentvista.{key}", value)
 
 
-def root_span(trace: ValidTrace, agent_id: str) -> Span:
+# The builders below fill a span added to its request (`spans.add()`) in place: building a
+# Span and appending it would copy it, attributes and all.
+
+
+def fill_root_span(span: Span, trace: ValidTrace, agent_id: str) -> None:
     """The trace header as the root span of the trace."""
     header = trace.fields
-    span = Span(trace_id=trace_id_from(trace.trace_id), span_id=root_span_id(trace.trace_id),
-                name=f"invoke_agent {trace.agent}", kind=_INTERNAL,
-                start_time_unix_nano=trace.start_ns, end_time_unix_nano=trace.end_ns,
-                status=_status(header.get("status"), header.get("error_message")))
+    span.trace_id = trace_id_from(trace.trace_id)
+    span.span_id = root_span_id(trace.trace_id)
+    span.name = f"invoke_agent {trace.agent}"
+    span.kind = _INTERNAL
+    span.start_time_unix_nano = trace.start_ns
+    span.end_time_unix_nano = trace.end_ns
+    _set_status(span.status, header.get("status"), header.get("error_message"))
     attributes = span.attributes
     put(attributes, "gen_ai.operation.name", "invoke_agent")
     put(attributes, "gen_ai.agent.name", trace.agent)
@@ -93,7 +100,6 @@ def root_span(trace: ValidTrace, agent_id: str) -> Span:
     _put_cost(attributes, trace.total_cost, "agentvista.total_cost_usd")
     put(attributes, "agentvista.trace_id", trace.trace_id)
     _put_rest(attributes, header, _ROOT_MAPPED)
-    return span
 
 
 def _span_name(operation: str | None, vendor_type: str, fields: Mapping[str, Any]) -> str:
@@ -106,17 +112,20 @@ def _span_name(operation: str | None, vendor_type: str, fields: Mapping[str, Any
     return operation or vendor_type
 
 
-def child_span(trace: ValidTrace, vendor_span: ValidSpan) -> Span:
+def fill_child_span(span: Span, trace: ValidTrace, vendor_span: ValidSpan) -> None:
     """One vendor span, under its parent or, without one, under the trace's root span."""
     fields = vendor_span.fields
     vendor_type: str = fields["type"]
     operation, kind = _OPERATIONS.get(vendor_type.lower(), (None, _INTERNAL))
-    parent_id = (span_id_from(vendor_span.parent_span_id) if vendor_span.parent_span_id is not None
-                 else root_span_id(trace.trace_id))
-    span = Span(trace_id=trace_id_from(trace.trace_id), span_id=span_id_from(vendor_span.span_id),
-                parent_span_id=parent_id, name=_span_name(operation, vendor_type, fields), kind=kind,
-                start_time_unix_nano=vendor_span.start_ns, end_time_unix_nano=vendor_span.end_ns,
-                status=_status(fields.get("status"), fields.get("error_message")))
+    span.trace_id = trace_id_from(trace.trace_id)
+    span.span_id = span_id_from(vendor_span.span_id)
+    span.parent_span_id = (span_id_from(vendor_span.parent_span_id) if vendor_span.parent_span_id is not None
+                           else root_span_id(trace.trace_id))
+    span.name = _span_name(operation, vendor_type, fields)
+    span.kind = kind
+    span.start_time_unix_nano = vendor_span.start_ns
+    span.end_time_unix_nano = vendor_span.end_ns
+    _set_status(span.status, fields.get("status"), fields.get("error_message"))
     attributes = span.attributes
     put(attributes, "gen_ai.operation.name", operation)
     name = fields.get("name")
@@ -136,4 +145,3 @@ def child_span(trace: ValidTrace, vendor_span: ValidSpan) -> Span:
     put(attributes, "agentvista.parent_span_id", vendor_span.parent_span_id)
     mapped = _SPAN_MAPPED | {"provider"} if isinstance(provider, str) else _SPAN_MAPPED
     _put_rest(attributes, fields, mapped)
-    return span

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Final
 
 import orjson
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from adapters.base import (
@@ -32,6 +31,7 @@ from adapters.ids import span_id_from, trace_id_from
 from adapters.times import TimeFormatError, iso_to_ns
 from collector.component import Traces
 from collector.config.types import ADDRESS
+from collector.receivers.limits import json_deeper_than
 
 RUN_TYPES: Final = frozenset({"workflow", "flow", "node"})
 RUN_STATUSES: Final = frozenset({"succeeded", "failed", "skipped", "canceled"})
@@ -39,6 +39,8 @@ ALLOWED_VALUES: Final = {"type": RUN_TYPES, "status": RUN_STATUSES}
 # The fields the Dynamiq collector validates, in the order its page lists them (and so the
 # order of the `details` map).
 VALIDATED_FIELDS: Final = ("id", "name", "type", "trace_id", "source_id", "start_time", "end_time", "status")
+VALIDATED_FIELD_SET: Final = frozenset(VALIDATED_FIELDS)
+TIME_FIELDS: Final = frozenset({"start_time", "end_time"})
 # Fields this adapter maps itself; any other field of a run is kept as `dynamiq.<field>`.
 MAPPED_FIELDS: Final = frozenset({*VALIDATED_FIELDS, "parent_run_id", "session_id", "input", "output", "error",
                                   "metadata", "executions", "tags"})
@@ -128,14 +130,19 @@ def validate(body: Any) -> tuple[list[Run], dict[str, str]]:
         return [], {"runs": "must be an array"}
     details: dict[str, str] = {}
     valid: list[Run] = []
+    # A field's value nests MAX_NESTING_DEPTH levels at most where the runs array nests 2 more
+    # (the array, the run): one walk of the whole array usually spares a walk per field.
+    may_be_too_deep = json_deeper_than(runs, MAX_NESTING_DEPTH + 2)
     for index, run in enumerate(runs):
-        checked = check_run(f"runs.{index}", run, details)
+        checked = check_run(f"runs.{index}", run, details, may_be_too_deep)
         if checked is not None:
             valid.append(checked)
     return valid, details
 
 
-def check_run(prefix: str, run: Any, details: dict[str, str]) -> Run | None:
+def check_run(prefix: str, run: Any, details: dict[str, str], may_be_too_deep: bool = True) -> Run | None:
+    """The run, or None with its problems added to `details`. `may_be_too_deep=False` tells
+    that no value of the run nests deeper than MAX_NESTING_DEPTH (checked by the caller)."""
     if not isinstance(run, dict):
         details[prefix] = "must be an object"
         return None
@@ -145,21 +152,19 @@ def check_run(prefix: str, run: Any, details: dict[str, str]) -> Run | None:
     for name in VALIDATED_FIELDS:
         value: Any = run.get(name)
         problem = text_problem(value)
-        if name in ("start_time", "end_time"):
+        if name in TIME_FIELDS:
             if problem is None:
-                problem = time_problem(value)
+                times[name], problem = checked_time(value)
             elif problem != "cannot be blank":
                 problem = "must be a valid date"
-            if problem is None:
-                times[name] = iso_to_ns(value)
         elif problem is None and name in ALLOWED_VALUES and value not in ALLOWED_VALUES[name]:
             problem = "must be a valid value"
         if problem is None:
             texts[name] = value
         else:
             problems[f"{prefix}.{name}"] = problem
-    for name, value in run.items():
-        if name not in VALIDATED_FIELDS and too_deep(value):
+    for name, value in run.items() if may_be_too_deep else ():
+        if name not in VALIDATED_FIELD_SET and too_deep(value):
             problems[clean_text(f"{prefix}.{name}")] = f"must not be nested deeper than {MAX_NESTING_DEPTH} levels"
     if problems:
         details.update(problems)
@@ -169,10 +174,10 @@ def check_run(prefix: str, run: Any, details: dict[str, str]) -> Run | None:
 
 
 def text_problem(value: Any) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return "cannot be blank"
     if not isinstance(value, str):
-        return "must be a string"
+        return "cannot be blank" if value is None else "must be a string"
+    if not value or value.isspace():  # `not value.strip()`, without copying the text
+        return "cannot be blank"
     if not is_utf8(value):
         # A lone surrogate (a JSON "\ud800" decoded by a lenient parser) cannot be stored, and
         # replacing it in an id would merge distinct ids.
@@ -180,33 +185,29 @@ def text_problem(value: Any) -> str | None:
     return None
 
 
-def time_problem(text: str) -> str | None:
+def checked_time(text: str) -> tuple[int, str | None]:
+    """Unix nanoseconds and None, or 0 and the problem with the time."""
     # Strings only, as Go's time.Time reads them (the shared ISO 8601 parser); ASCII only, as
     # `\d` in that parser would otherwise take other scripts' digits.
     if not text.isascii():
-        return "must be a valid date"
+        return 0, "must be a valid date"
     try:
         nanos = iso_to_ns(text)
     except (TimeFormatError, OverflowError):  # OverflowError: year 1 or 9999 moved by its offset
-        return "must be a valid date"
+        return 0, "must be a valid date"
     if not 0 <= nanos <= MAX_TIME_NS:
-        return "must be a date between 1970-01-01 and 2262-04-11"
-    return None
+        return 0, "must be a date between 1970-01-01 and 2262-04-11"
+    return nanos, None
 
 
 def too_deep(value: Any, limit: int = MAX_NESTING_DEPTH) -> bool:
     """Whether objects and arrays nest deeper than `limit`; iterative, so any depth is safe."""
-    stack: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, dict | list) else []
-    while stack:
-        current, depth = stack.pop()
-        if depth > limit:
-            return True
-        children = current.values() if isinstance(current, dict) else current
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
-    return False
+    return json_deeper_than(value, limit)
 
 
 def is_utf8(text: str) -> bool:
+    if text.isascii():
+        return True  # a flag of the str object: no lone surrogate, and no copy of the text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -216,7 +217,7 @@ def is_utf8(text: str) -> bool:
 
 def clean_text(text: str) -> str:
     """The text with lone surrogates replaced by U+FFFD (as Go's JSON decoder does)."""
-    if is_utf8(text):
+    if text.isascii() or is_utf8(text):  # isascii() first: it spares a call on most texts
         return text
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
@@ -230,32 +231,44 @@ def json_text(value: Any) -> str:
         return json.dumps(value, ensure_ascii=True, default=str, separators=(",", ":"))
 
 
-def attribute_value(value: Any) -> AnyValue | None:
-    """Scalars keep their OTLP type; objects and arrays become JSON text (the issue's rule)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return AnyValue(string_value=clean_text(value))
-    if isinstance(value, bool):
-        return AnyValue(bool_value=value)
-    if isinstance(value, int):
-        return AnyValue(int_value=value) if -(2**63) <= value < 2**63 else AnyValue(string_value=str(value))
-    if isinstance(value, float):
-        return AnyValue(double_value=value) if math.isfinite(value) else AnyValue(string_value=str(value))
-    return AnyValue(string_value=json_text(value))
-
-
 def put(attributes: Any, key: str, value: Any) -> None:
-    converted = attribute_value(value)
-    if converted is not None:
-        attributes.append(KeyValue(key=clean_text(key), value=converted))
+    """Adds `key=value` unless the value is None: scalars keep their OTLP type; objects and
+    arrays become JSON text (the issue's rule). `key` is clean text (clean_text() a vendor's)."""
+    if value is None:
+        return
+    # Built in place: constructing a KeyValue and appending it copies the message, which was
+    # the largest cost of translating a run (bench.adapters).
+    attribute = attributes.add()
+    attribute.key = key
+    target = attribute.value
+    if isinstance(value, str):
+        target.string_value = clean_text(value)
+    elif isinstance(value, bool):
+        target.bool_value = value
+    elif isinstance(value, int):
+        if -(2**63) <= value < 2**63:
+            target.int_value = value
+        else:
+            target.string_value = str(value)
+    elif isinstance(value, float):
+        if math.isfinite(value):
+            target.double_value = value
+        else:
+            target.string_value = str(value)
+    else:
+        target.string_value = json_text(value)
 
 
 def put_strings(attributes: Any, key: str, value: Any) -> None:
     """A list of strings (empty too) as an OTLP string array; anything else as `put` keeps it."""
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
-        array = ArrayValue(values=[AnyValue(string_value=clean_text(item)) for item in value])
-        attributes.append(KeyValue(key=key, value=AnyValue(array_value=array)))
+        attribute = attributes.add()
+        attribute.key = key
+        array = attribute.value.array_value
+        array.SetInParent()  # an empty list is still an (empty) array value
+        values = array.values
+        for item in value:
+            values.add().string_value = clean_text(item)
     else:
         put(attributes, key, value)
 
@@ -346,7 +359,7 @@ def append_run(spans: Any, run: Run) -> None:
         put(attributes, "dynamiq.end_time", fields.get("end_time"))
     for name, value in fields.items():
         if name not in MAPPED_FIELDS:
-            put(attributes, f"dynamiq.{name}", value)
+            put(attributes, clean_text(f"dynamiq.{name}"), value)
     executions = fields.get("executions")
     if not isinstance(executions, list):
         put(attributes, "dynamiq.executions", executions)
@@ -364,14 +377,16 @@ def append_execution(spans: Any, run: Run, entry: Any) -> bool:
     usable id or start time: it is then kept on the run as `dynamiq.executions`."""
     if not isinstance(entry, dict) or text_problem(entry.get("id")) or text_problem(entry.get("start_time")):
         return False
-    if time_problem(entry["start_time"]):
+    start_ns, problem = checked_time(entry["start_time"])
+    if problem:
         return False
-    start_ns = iso_to_ns(entry["start_time"])
     end_text = entry.get("end_time")
     end_usable = False
     end_ns = run.end_ns  # an execution without a usable end (the node failed around it) ends with its run
-    if isinstance(end_text, str) and time_problem(end_text) is None:
-        end_usable, end_ns = True, iso_to_ns(end_text)
+    if isinstance(end_text, str):
+        parsed_end_ns, problem = checked_time(end_text)
+        if problem is None:
+            end_usable, end_ns = True, parsed_end_ns
     span = spans.add()
     span.trace_id = trace_id_from(run.trace_id)
     span.span_id = span_id_from(entry["id"])
@@ -393,7 +408,7 @@ def append_execution(spans: Any, run: Run, entry: Any) -> bool:
         put(attributes, "dynamiq.end_time", end_text)
     for name, value in entry.items():
         if name not in MAPPED_EXECUTION_FIELDS:
-            put(attributes, f"dynamiq.execution.{name}", value)
+            put(attributes, clean_text(f"dynamiq.execution.{name}"), value)
     return True
 
 

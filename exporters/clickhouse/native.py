@@ -33,10 +33,22 @@ class NativeInsert:
     compression: str | None
 
 
-def encode_native(payload: bytes, compression: str | None = None) -> NativeInsert:
+def encode_native(payload: bytes | bytearray, compression: str | None = None) -> NativeInsert:
     """`payload` (one serialized ExportTraceServiceRequest, or several concatenated: protobuf
     merges them into one) as Native rows in COLUMN_NAMES order. Input that cannot be decoded
     or converted raises PermanentError: sending it again would fail the same way."""
+    chunks, span_count = native_chunks(payload)
+    data = b"".join(chunks)
+    if compression:
+        # The compressors clickhouse-connect's own inserts use (an lz4 or zstd frame).
+        compressor = get_compressor(compression)
+        data = bytes(compressor.compress_block(data)) + (compressor.flush() or b"")
+    return NativeInsert(data, span_count, compression)
+
+
+def native_chunks(payload: bytes | bytearray) -> tuple[list[bytes], int]:
+    """The uncompressed Native bytes in pieces (a worker writes them out without joining them
+    first), and the number of spans."""
     try:
         batch = to_columns(Traces.FromString(payload))
     except (DecodeError, ValueError, TypeError, OverflowError) as error:
@@ -47,11 +59,6 @@ def encode_native(payload: bytes, compression: str | None = None) -> NativeInser
         raise PermanentError(f"spans cannot be encoded: {context.insert_exception}") from context.insert_exception
     # build_insert puts the INSERT statement before the first block, for an HTTP body; the
     # statement is ours to send (raw_insert), so only the Native bytes after it are kept.
-    first = chunks[0] if chunks else b""
-    chunks[0:1] = [first[first.index(b"\n") + 1:]] if first else []
-    data = b"".join(chunks)
-    if compression:
-        # The compressors clickhouse-connect's own inserts use (an lz4 or zstd frame).
-        compressor = get_compressor(compression)
-        data = bytes(compressor.compress_block(data)) + (compressor.flush() or b"")
-    return NativeInsert(data, batch.span_count, compression)
+    if chunks:
+        chunks[0] = chunks[0][chunks[0].index(b"\n") + 1:]
+    return chunks, batch.span_count
