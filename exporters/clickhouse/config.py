@@ -71,6 +71,12 @@ class ClickHouseConfig:
         "description": "Build the tables' skip indexes on every insert. Off by default: ClickHouse then "
                        "builds them when it merges parts (which rebuilds them anyway), saving about a "
                        "third of the insert's cost; parts not merged yet are read without them."})
+    fsync_parts: bool = field(default=True, metadata={
+        "description": "Have ClickHouse fsync each part of the spans table it writes (the table settings "
+                       "fsync_after_insert, fsync_part_directory, min_compressed_bytes_to_fsync_after_merge) "
+                       "before it confirms an insert: the persistent queue forgets a batch once ClickHouse "
+                       "confirmed it, so a power cut must not lose a confirmed part. It also keeps the "
+                       "queue's own fsyncs short (see docs/queue.md)."})
     sending_queue: SendingQueueConfig = field(default_factory=SendingQueueConfig, metadata={
         "description": "The persistent queue between the pipeline and the inserts (on by default)."})
     retry_on_failure: RetryConfig = field(default_factory=RetryConfig, metadata={

@@ -116,6 +116,22 @@ def on_cluster(cluster_name: str) -> str:
 # insert_deduplication_token: the persistent queue re-sends a batch of unknown outcome with its
 # token, and the re-send must fall within this window (Replicated tables default to 1000 too).
 DEDUP_WINDOW_BLOCKS: Final = 1000
+# ClickHouse confirms an insert before its part is on disk unless told otherwise; the queue
+# forgets a batch once confirmed. Merged parts replace parts already on disk (kept 8 minutes
+# after a merge), so fsyncing them is about the queue's latency rather than durability: without
+# it, the queue's fsync can wait for the journal to write out merges' dirty pages (ext4).
+FSYNC_SETTINGS: Final = (("fsync_after_insert", 1), ("fsync_part_directory", 1),
+                         ("min_compressed_bytes_to_fsync_after_merge", 1))
+
+
+def spanhouse_table_settings(config: ClickHouseConfig) -> list[tuple[str, int]]:
+    """Settings of the spans table beyond the contrib exporter's (readers of the layout do not
+    see them): the deduplication window and, with fsync_parts, the fsyncs."""
+    replicated = "Replicated" in config.table_engine or "Shared" in config.table_engine
+    settings = [] if replicated else [("non_replicated_deduplication_window", DEDUP_WINDOW_BLOCKS)]
+    if config.fsync_parts:
+        settings.extend(FSYNC_SETTINGS)
+    return settings
 
 
 def schema_statements(config: ClickHouseConfig, server_version: str,
@@ -123,7 +139,7 @@ def schema_statements(config: ClickHouseConfig, server_version: str,
     """The statements that create the schema, in order. `text_index_settings` are the gating
     settings the server has turned off (see TEXT_INDEX_SETTINGS)."""
     cluster = on_cluster(config.cluster_name)
-    replicated = "Replicated" in config.table_engine or "Shared" in config.table_engine
+    extra_settings = spanhouse_table_settings(config)
     common = {"database": config.database, "table": config.traces_table_name, "on_cluster": cluster}
     statements: list[Statement] = []
     if config.database != DEFAULT_DATABASE:
@@ -138,7 +154,7 @@ def schema_statements(config: ClickHouseConfig, server_version: str,
             engine=table_engine(config.table_engine),
             ttl=ttl_expression(config.ttl, "toDateTime(Timestamp)"),
             attribute_indexes=indexes.template.rstrip("\n"),
-            dedup_setting="" if replicated else f", non_replicated_deduplication_window = {DEDUP_WINDOW_BLOCKS}",
+            spanhouse_settings="".join(f", {name} = {value}" for name, value in extra_settings),
         ),
         tuple((name, 1) for name in text_index_settings) if text_index else (),
     ))
@@ -155,7 +171,7 @@ def schema_statements(config: ClickHouseConfig, server_version: str,
     statements.append(Statement("trace_feedback_table", load_template("trace_feedback_table.sql").substitute(
         common, engine=replacing_table_engine(config.table_engine, "UpdatedAt"),
         ttl=ttl_expression(config.ttl, "toDateTime(UpdatedAt)"))))
-    if not replicated:
-        statements.append(Statement("traces_dedup_window", load_template("traces_dedup_window.sql").substitute(
-            common, window=DEDUP_WINDOW_BLOCKS)))
+    if extra_settings:
+        statements.append(Statement("traces_settings", load_template("traces_settings.sql").substitute(
+            common, settings=", ".join(f"{name} = {value}" for name, value in extra_settings))))
     return statements

@@ -43,4 +43,4 @@ PARTITION BY toDate(Timestamp)
 PRIMARY KEY (ServiceName, SpanName, toDateTime(Timestamp))
 ORDER BY (ServiceName, SpanName, toDateTime(Timestamp), Timestamp)
 $ttl
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1$dedup_setting
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1$spanhouse_settings

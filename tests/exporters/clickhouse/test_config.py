@@ -38,6 +38,7 @@ def test_defaults() -> None:
         "database": "otel", "traces_table_name": "otel_traces", "create_schema": True, "ttl": 0.0,
         "compress": "lz4", "async_insert": True, "timeout": 5.0, "table_engine": "MergeTree",
         "cluster_name": "", "conversion_workers": 1, "materialize_skip_indexes_on_insert": False,
+        "fsync_parts": True,
         "sending_queue": dataclasses.asdict(SendingQueueConfig()),
         "retry_on_failure": dataclasses.asdict(RetryConfig()),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from exporters.clickhouse.config import ClickHouseConfig
@@ -75,9 +76,11 @@ EXPECTED_BLOOM_FILTER_INDEXES = [
 TRACES_KEYS = ("toDate(Timestamp)", "ServiceName, SpanName, toDateTime(Timestamp)",
                "ServiceName, SpanName, toDateTime(Timestamp), Timestamp")
 # The contrib settings, plus the deduplication window the persistent queue's re-sends rely on
-# (a table setting: readers of the contrib layout do not see it).
+# and the fsyncs that make a confirmed insert durable (table settings: readers of the contrib
+# layout do not see them).
 CONTRIB_SETTINGS = "SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1"
-SETTINGS = CONTRIB_SETTINGS + ", non_replicated_deduplication_window = 1000"
+SETTINGS = CONTRIB_SETTINGS + (", non_replicated_deduplication_window = 1000, fsync_after_insert = 1, "
+                               "fsync_part_directory = 1, min_compressed_bytes_to_fsync_after_merge = 1")
 
 
 def rows(exporter: ClickHouseExporter, sql: str, **parameters: Any) -> list[tuple[Any, ...]]:
@@ -210,7 +213,7 @@ def test_engines_and_cluster_in_the_ddl() -> None:
 def test_default_database_is_not_created() -> None:
     names = [statement.name for statement in schema_statements(ClickHouseConfig(database="default"), "26.9")]
     assert names == ["traces_table", "traces_id_ts_lookup_table", "traces_id_ts_lookup_mv", "trace_feedback_table",
-                     "traces_dedup_window"]
+                     "traces_settings"]
 
 
 def test_text_index_gating_settings_are_passed_on() -> None:
@@ -224,3 +227,19 @@ def test_version_parsing() -> None:
     assert parse_version("22.8.15.25.altinitystable") == (22, 8, 15, 25)
     assert supports_text_index("26.2.1.1") and supports_text_index("27.1")
     assert not supports_text_index("26.1.9.9") and not supports_text_index("25.12.1")
+
+
+async def test_settings_reach_a_table_created_without_them(make_exporter: MakeExporter, host: StubHost) -> None:
+    """A spans table made by another tool (the contrib exporter's DDL) gets spanhouse's table
+    settings on start; with fsync_parts off only the deduplication window."""
+    plain = make_exporter(fsync_parts=False)
+    await plain.start(host)
+    assert table_info(plain, "otel_traces")[-1].endswith(
+        CONTRIB_SETTINGS + ", non_replicated_deduplication_window = 1000")
+    await asyncio.to_thread(plain.command, "ALTER TABLE otel.otel_traces RESET SETTING "
+                                           "non_replicated_deduplication_window")
+    assert table_info(plain, "otel_traces")[-1].endswith(CONTRIB_SETTINGS)
+    await plain.shutdown()
+    again = make_exporter()
+    await again.start(host)
+    assert table_info(again, "otel_traces")[-1].endswith(SETTINGS)
