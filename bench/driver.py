@@ -188,6 +188,15 @@ class LoadGenerator:
         self._processes.clear()
         return merged
 
+    def run_again(self, duration_s: float, rate: float | None, before: LoadStats) -> LoadStats:
+        """A second load right after run(), with its own duration and rate and ids past the
+        first load's (single process only: the pool is this process's)."""
+        if self._processes or not self._pool:
+            raise ValueError("run_again needs a single-process generator that has run")
+        options = replace(self.options, duration_s=duration_s, rate=rate,
+                          first_seq=self.options.first_seq + before.requests + self.options.concurrency + 1)
+        return asyncio.run(drive(options, self._pool))
+
     def close(self) -> None:
         """Stops child processes left behind by a failed run (they are ours: started above)."""
         for process in self._processes:

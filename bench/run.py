@@ -155,6 +155,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--stored-timeout", type=float, default=STORED_TIMEOUT_S,
                         help=f"seconds to wait for ClickHouse to hold every acknowledged span "
                              f"(default {STORED_TIMEOUT_S:.0f})")
+    parser.add_argument("--then-duration", type=float, default=0.0, metavar="SECONDS",
+                        help="after the load, keep sending for this long at --then-rate, to see the rate the "
+                             "collector takes once an overload stops (reported under \"then\"; one process)")
+    parser.add_argument("--then-rate", type=float, default=None, help="spans/s of that second phase (default: "
+                                                                        "flat out)")
     parser.add_argument("--profile", type=float, default=0.0, metavar="SECONDS",
                         help="run py-spy on the collector for this long during the load")
     parser.add_argument("--profile-output", type=Path, default=None,
@@ -187,10 +192,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             delay_s = max(0.0, (args.duration - args.profile) / 2)  # the middle of the load
             profiler = _start_profiler(py_spy, pid, args.profile, delay_s, profile_path)
         stats = generator.run()
+        then = generator.run_again(args.then_duration, args.then_rate, stats) if args.then_duration else None
         cpu_load = cpu_seconds(pid) - cpu_before
         threads_after = thread_cpu_seconds(pid)
         load = summarize(stats)
-        stored, confirmed_at, polls = wait_until_stored(collector, stats.spans_acknowledged, args.stored_timeout)
+        acknowledged = stats.spans_acknowledged + (then.spans_acknowledged if then else 0)
+        stored, confirmed_at, polls = wait_until_stored(collector, acknowledged, args.stored_timeout)
         storage = storage_report(collector, stored)
         peak_rss, cpu_total = peak_rss_mb(pid), cpu_seconds(pid)
         if profiler is not None:
@@ -221,12 +228,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "processes": args.processes,
         "spans_acknowledged": stats.spans_acknowledged,
         "spans_stored": stored,
-        "all_stored": confirmed_at is not None and stored >= stats.spans_acknowledged,
+        "all_stored": confirmed_at is not None and stored >= acknowledged,
         "stored_spans_per_s": round(stored / window_s) if window_s else None,
-        "store_confirmed_after_last_ack_s": round(confirmed_at - stats.last_ack_s, 3)
-        if confirmed_at is not None and stats.spans_acknowledged else None,
+        "store_confirmed_after_last_ack_s": round(confirmed_at - (then or stats).last_ack_s, 3)
+        if confirmed_at is not None and acknowledged else None,
         "count_polls": polls,
         **load,
+        # The second phase: stored_spans_per_s and spans_stored above then cover both phases.
+        "then": {"duration_s": args.then_duration, "rate": args.then_rate, **summarize(then)} if then else None,
         "collector": {
             "peak_rss_mb": round(sum(peak_rss.values()), 1),
             "peak_rss_mb_by_process": peak_rss,
