@@ -14,7 +14,7 @@ from typing import Annotated, Any, Final
 import orjson
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from adapters.agentvista_spans import SCOPE_NAME, fill_child_span, fill_root_span
+from adapters.agentvista_spans import SCOPE_NAME, fill_child_span, fill_root_span, trace_ids
 from adapters.agentvista_validate import InvalidTraceError, ValidTrace, describe, quote, validate_trace
 from adapters.attributes import put
 from adapters.base import (
@@ -158,13 +158,14 @@ class AgentVistaAdapter:
         seen = set(already_stored)  # also drops a trace or span repeated within this request
         for trace in valid:
             root_key, *child_keys = _keys(tenant, trace)
+            ids = trace_ids(trace)
             if root_key not in seen:
-                fill_root_span(output.new_span(trace.agent), trace, agent_id(tenant, trace.agent))
+                fill_root_span(output.new_span(trace.agent), trace, ids, agent_id(tenant, trace.agent))
                 seen.add(root_key)
                 writes.append(StateWrite(SPANS_NAMESPACE, root_key, b"1", self.config.state_ttl))
             for key, vendor_span in zip(child_keys, trace.spans, strict=True):
                 if key not in seen:
-                    fill_child_span(output.new_span(trace.agent), trace, vendor_span)
+                    fill_child_span(output.new_span(trace.agent), trace, ids, vendor_span)
                     seen.add(key)
                     writes.append(StateWrite(SPANS_NAMESPACE, key, b"1", self.config.state_ttl))
         new_spans = output.count

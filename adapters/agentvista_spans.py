@@ -5,6 +5,7 @@ every field without a convention is kept as `agentvista.<field>`."""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
@@ -15,6 +16,8 @@ from adapters.ids import derived_span_id, span_id_from, trace_id_from
 
 _CLIENT: Final = Span.SpanKind.SPAN_KIND_CLIENT
 _INTERNAL: Final = Span.SpanKind.SPAN_KIND_INTERNAL
+_OK: Final = Status.StatusCode.STATUS_CODE_OK
+_ERROR: Final = Status.StatusCode.STATUS_CODE_ERROR
 
 # Vendor span `type` -> GenAI operation and span kind. Model calls and retrievals leave the
 # process (CLIENT); tools, agents and workflows run in it (INTERNAL). Other types keep
@@ -54,14 +57,26 @@ def root_span_id(trace_id: str) -> bytes:
     return derived_span_id("agentvista", "trace", trace_id)
 
 
+@dataclass(frozen=True, slots=True)
+class TraceIds:
+    """The OTLP ids every span of a trace uses, computed once per trace (each is a hash)."""
+
+    trace_id: bytes
+    root_span_id: bytes
+
+
+def trace_ids(trace: ValidTrace) -> TraceIds:
+    return TraceIds(trace_id_from(trace.trace_id), root_span_id(trace.trace_id))
+
+
 def _set_status(status: Status, vendor_status: Any, error_message: Any) -> None:
-    status.SetInParent()  # the span carries a status, if an empty one, whatever the vendor's
+    status.SetInParent()  # present even when empty, as it has always been sent
     if not isinstance(vendor_status, str):
         return
     if vendor_status in _OK_STATUSES:
-        status.code = Status.StatusCode.STATUS_CODE_OK
+        status.code = _OK
     elif vendor_status in _ERROR_STATUSES:
-        status.code = Status.StatusCode.STATUS_CODE_ERROR
+        status.code = _ERROR
         status.message = error_message if isinstance(error_message, str) else vendor_status
 
 
@@ -83,11 +98,11 @@ def _put_rest(attributes: Any, fields: Mapping[str, Any], mapped: Collection[str
 # Span and appending it would copy it, attributes and all.
 
 
-def fill_root_span(span: Span, trace: ValidTrace, agent_id: str) -> None:
+def fill_root_span(span: Span, trace: ValidTrace, ids: TraceIds, agent_id: str) -> None:
     """The trace header as the root span of the trace."""
     header = trace.fields
-    span.trace_id = trace_id_from(trace.trace_id)
-    span.span_id = root_span_id(trace.trace_id)
+    span.trace_id = ids.trace_id
+    span.span_id = ids.root_span_id
     span.name = f"invoke_agent {trace.agent}"
     span.kind = _INTERNAL
     span.start_time_unix_nano = trace.start_ns
@@ -112,15 +127,15 @@ def _span_name(operation: str | None, vendor_type: str, fields: Mapping[str, Any
     return operation or vendor_type
 
 
-def fill_child_span(span: Span, trace: ValidTrace, vendor_span: ValidSpan) -> None:
+def fill_child_span(span: Span, trace: ValidTrace, ids: TraceIds, vendor_span: ValidSpan) -> None:
     """One vendor span, under its parent or, without one, under the trace's root span."""
     fields = vendor_span.fields
     vendor_type: str = fields["type"]
     operation, kind = _OPERATIONS.get(vendor_type.lower(), (None, _INTERNAL))
-    span.trace_id = trace_id_from(trace.trace_id)
+    span.trace_id = ids.trace_id
     span.span_id = span_id_from(vendor_span.span_id)
     span.parent_span_id = (span_id_from(vendor_span.parent_span_id) if vendor_span.parent_span_id is not None
-                           else root_span_id(trace.trace_id))
+                           else ids.root_span_id)
     span.name = _span_name(operation, vendor_type, fields)
     span.kind = kind
     span.start_time_unix_nano = vendor_span.start_ns

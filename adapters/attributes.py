@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from collector.component import Traces
 
@@ -17,25 +17,14 @@ def to_json(value: Any) -> str:
 
 
 def any_value(value: Any) -> AnyValue:
-    """Scalars keep their type; a list of scalars of one type stays an array; anything else
-    (objects, mixed lists) becomes its JSON text. Integers beyond int64 become strings."""
-    if isinstance(value, str):
-        return AnyValue(string_value=value)
-    if isinstance(value, bool):
-        return AnyValue(bool_value=value)
-    if isinstance(value, int):
-        if -(2**63) <= value < 2**63:
-            return AnyValue(int_value=value)
-        return AnyValue(string_value=str(value))
-    if isinstance(value, float):
-        return AnyValue(double_value=value)
-    if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
-        return AnyValue(array_value=ArrayValue(values=[AnyValue(string_value=item) for item in value]))
-    return AnyValue(string_value=to_json(value))
+    converted = AnyValue()
+    set_any_value(converted, value)
+    return converted
 
 
 def set_any_value(target: AnyValue, value: Any) -> None:
-    """`any_value(value)` written into `target` in place."""
+    """Scalars keep their type; a list of strings stays an array; anything else (objects,
+    mixed lists) becomes its JSON text. Integers beyond int64 become strings."""
     if isinstance(value, str):
         target.string_value = value
     elif isinstance(value, bool):

@@ -32,6 +32,9 @@ class AdapterRequest:
     body: Any  # decoded JSON; None for an empty body
     tenant: str  # the caller's tenant (collector.auth); "default" without an auth section
     received_at_ns: int  # the receiver's clock, Unix nanoseconds
+    # The receiver checked that `body` nests no deeper than this (limits.max_json_depth), so an
+    # adapter with a depth rule of its own may skip walking it again; None: not checked.
+    max_body_depth: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

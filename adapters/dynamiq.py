@@ -108,7 +108,7 @@ class Run:
 
 
 def handle_traces(request: AdapterRequest, state: StateView) -> AdapterResult:
-    runs, details = validate(request.body)
+    runs, details = validate(request.body, request.max_body_depth)
     if details:
         return AdapterResult(AdapterResponse(400, {"error": {
             "code": "bad_request", "message": STATUS_TEXT[400], "details": details}}))
@@ -118,9 +118,10 @@ def handle_traces(request: AdapterRequest, state: StateView) -> AdapterResult:
 # ---- validation -------------------------------------------------------------------------
 
 
-def validate(body: Any) -> tuple[list[Run], dict[str, str]]:
+def validate(body: Any, max_body_depth: int | None = None) -> tuple[list[Run], dict[str, str]]:
     """The runs, or the `details` map naming every bad field (ozzo-validation's wording, which
-    the Dynamiq collector's "cannot be blank" comes from)."""
+    the Dynamiq collector's "cannot be blank" comes from). `max_body_depth`: how deep the body
+    is known to nest at most (AdapterRequest.max_body_depth)."""
     if not isinstance(body, dict):
         return [], {"body": "cannot be blank" if body is None else "must be a JSON object"}
     runs = body.get("runs")
@@ -130,9 +131,11 @@ def validate(body: Any) -> tuple[list[Run], dict[str, str]]:
         return [], {"runs": "must be an array"}
     details: dict[str, str] = {}
     valid: list[Run] = []
-    # A field's value nests MAX_NESTING_DEPTH levels at most where the runs array nests 2 more
-    # (the array, the run): one walk of the whole array usually spares a walk per field.
-    may_be_too_deep = json_deeper_than(runs, MAX_NESTING_DEPTH + 2)
+    # A field's value nests MAX_NESTING_DEPTH levels at most where the body nests 3 more (the
+    # body, `runs`, the run). The receiver's own limit (64 levels by default) usually settles
+    # it; else one walk of the runs array spares a walk per field.
+    may_be_too_deep = ((max_body_depth is None or max_body_depth > MAX_NESTING_DEPTH + 3)
+                       and json_deeper_than(runs, MAX_NESTING_DEPTH + 2))
     for index, run in enumerate(runs):
         checked = check_run(f"runs.{index}", run, details, may_be_too_deep)
         if checked is not None:
@@ -163,9 +166,10 @@ def check_run(prefix: str, run: Any, details: dict[str, str], may_be_too_deep: b
             texts[name] = value
         else:
             problems[f"{prefix}.{name}"] = problem
-    for name, value in run.items() if may_be_too_deep else ():
-        if name not in VALIDATED_FIELD_SET and too_deep(value):
-            problems[clean_text(f"{prefix}.{name}")] = f"must not be nested deeper than {MAX_NESTING_DEPTH} levels"
+    if may_be_too_deep:
+        for name, value in run.items():
+            if name not in VALIDATED_FIELD_SET and too_deep(value):
+                problems[clean_text(f"{prefix}.{name}")] = f"must not be nested deeper than {MAX_NESTING_DEPTH} levels"
     if problems:
         details.update(problems)
         return None

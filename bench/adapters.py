@@ -48,7 +48,8 @@ def translate(route: Route, raw: bytes) -> Any:
     body = _decode_json(raw, "application/json")
     check_json_depth(body, DEFAULT_MAX_JSON_DEPTH)
     request = AdapterRequest(method="POST", path=route.path, path_params={}, query={}, headers={},
-                             body=body, tenant="default", received_at_ns=BASE_TIME_NS)
+                             body=body, tenant="default", received_at_ns=BASE_TIME_NS,
+                             max_body_depth=DEFAULT_MAX_JSON_DEPTH)
     result = route.handle(request, EmptyState())
     if result.response.status != 200 or result.traces is None:
         raise RuntimeError(f"{route.path}: the benchmark body was refused: {result.response.body}")

@@ -183,7 +183,7 @@ class AdapterReceiver:
                 check_json_depth(body, self._config.limits.max_json_depth)
         except PipelineError as error:
             return self._error(error)
-        adapter_request = self._adapter_request(request, body)
+        adapter_request = self._adapter_request(request, body, route.json_body)
         try:
             answer = await route.handle(adapter_request, raw, GuardedServices(self, self._guard, _principal(request)))
         except PipelineError as error:  # the pipeline refused (429/503) or the input was bad
@@ -194,7 +194,7 @@ class AdapterReceiver:
             return await _stream(request, answer, headers)
         return answer  # type: ignore[no-any-return]
 
-    def _adapter_request(self, request: web.Request, body: Any) -> AdapterRequest:
+    def _adapter_request(self, request: web.Request, body: Any, depth_checked: bool) -> AdapterRequest:
         principal = _principal(request)
         headers = {key.lower(): value for key, value in request.headers.items()}
         if principal is not OPEN_PRINCIPAL:
@@ -204,7 +204,8 @@ class AdapterReceiver:
         return AdapterRequest(
             method=request.method, path=request.path, path_params=dict(request.match_info),
             query=dict(request.query), headers=headers,
-            body=body, tenant=principal.tenant, received_at_ns=time.time_ns())
+            body=body, tenant=principal.tenant, received_at_ns=time.time_ns(),
+            max_body_depth=self._config.limits.max_json_depth if depth_checked else None)
 
     def _error(self, error: BaseException) -> web.Response:
         answer = classify(error)
@@ -222,7 +223,7 @@ class AdapterReceiver:
                 check_json_depth(body, self._config.limits.max_json_depth)
             except PipelineError as error:
                 return self._error(error)
-        adapter_request = self._adapter_request(request, body)
+        adapter_request = self._adapter_request(request, body, route.json_body)
         try:
             result = route.handle(adapter_request, self._state)
         except Exception as error:
@@ -278,7 +279,7 @@ async def _stream(request: web.Request, answer: StreamingAnswer, headers: dict[s
 
 
 def _decode_json(raw: bytes, content_type: str) -> Any:
-    if not raw.strip():
+    if not raw or raw.isspace():  # what `not raw.strip()` tells, without copying the body
         return None
     if content_type not in ("application/json", "text/plain", "application/octet-stream", "") \
             and not content_type.endswith("+json"):
