@@ -14,11 +14,13 @@ brings a full consume of 10,000 such spans to about 45,000 spans/s."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Any, Final
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans
 
 from collector.auth.config import DEFAULT_TENANT
 from collector.auth.tenant import TENANT_ATTRIBUTE
@@ -89,6 +91,11 @@ def hex_id(identifier: bytes) -> str:
 
 def to_columns(request: ExportTraceServiceRequest) -> SpanColumns:
     """Columns for every span of `request`, in request order."""
+    return resource_spans_to_columns(request.resource_spans)
+
+
+def resource_spans_to_columns(resources: Iterable[ResourceSpans]) -> SpanColumns:
+    """Columns for every span of `resources`, in order."""
     timestamps: list[int] = []
     trace_ids: list[str] = []
     span_ids: list[str] = []
@@ -140,7 +147,7 @@ def to_columns(request: ExportTraceServiceRequest) -> SpanColumns:
     no_items = _NO_ITEMS
     max_timestamp = MAX_TIMESTAMP_NS
 
-    for resource_spans in request.resource_spans:
+    for resource_spans in resources:
         resource_map = to_map(resource_spans.resource.attributes)
         service_name = resource_map.get(SERVICE_NAME_KEY, "")
         tenant = resource_map.pop(TENANT_ATTRIBUTE, DEFAULT_TENANT)
@@ -203,3 +210,16 @@ def to_columns(request: ExportTraceServiceRequest) -> SpanColumns:
         link_trace_ids, link_span_ids, link_trace_states, link_attributes, tenant_ids,
     ]
     return SpanColumns(columns, len(timestamps))
+
+
+def resource_groups(resources: Sequence[ResourceSpans], max_spans: int) -> Iterator[Sequence[ResourceSpans]]:
+    """Consecutive runs of `resources` holding about `max_spans` spans each (a resource is
+    never split, so a single large one makes a larger group)."""
+    start, spans = 0, 0
+    for index, resource in enumerate(resources):
+        spans += sum(len(scope.spans) for scope in resource.scope_spans)
+        if spans >= max_spans:
+            yield resources[start:index + 1]
+            start, spans = index + 1, 0
+    if start < len(resources):
+        yield resources[start:]

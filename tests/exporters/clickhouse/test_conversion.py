@@ -10,9 +10,10 @@ import asyncio
 import pytest
 
 from collector.errors import PermanentError, RetryableError
+from exporters.clickhouse.columns import resource_groups
 from exporters.clickhouse.conversion import Converter, WorkerStoppedError
 from exporters.clickhouse.exporter import ClickHouseExporter
-from exporters.clickhouse.native import encode_native
+from exporters.clickhouse.native import GROUP_SPANS, encode_native
 
 from .conftest import MakeExporter, StubHost
 from .otlp_samples import ROUND_TRIP_QUERY, expected_rows, full_request, simple_request
@@ -107,3 +108,25 @@ async def test_skip_indexes_on_insert_when_asked(make_exporter: MakeExporter, ho
     await exporter.consume(simple_request(200))
     [inserted] = index_bytes(exporter)
     assert inserted > 0
+
+
+def test_resource_groups_keep_resources_whole_and_in_order() -> None:
+    request = simple_request(0)
+    for spans in (3, 5, 1, 4, 2):
+        request.resource_spans.extend(simple_request(spans).resource_spans)
+    groups = [[sum(len(scope.spans) for scope in resource.scope_spans) for resource in group]
+              for group in resource_groups(request.resource_spans, 6)]
+    assert groups == [[0, 3, 5], [1, 4, 2]]
+
+
+async def test_batches_larger_than_a_group_store_every_span(started: ClickHouseExporter) -> None:
+    requests = [simple_request(1500) for _ in range(4)]
+    for number, request in enumerate(requests):
+        for span in request.resource_spans[0].scope_spans[0].spans:
+            span.span_id = number.to_bytes(2, "big") + span.span_id[2:]
+    payload = b"".join(request.SerializeToString() for request in requests)
+    assert GROUP_SPANS < 6000  # two groups
+    await started.export_encoded(payload, 6000, None)
+    _, rows = started.query("SELECT count(), uniqExact(SpanId), sum(Duration), "
+                            "sum(length(SpanAttributes)) FROM otel.otel_traces")
+    assert rows == [(6000, 6000, 6000 * 12_345, 6000 * 10)]
