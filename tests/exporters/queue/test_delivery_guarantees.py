@@ -7,7 +7,9 @@ The default run takes each case once; `pytest -m slow` repeats the kills at many
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import signal
 import threading
 import time
 from pathlib import Path
@@ -189,3 +191,34 @@ async def test_sigterm_under_load_keeps_every_acknowledged_span(tmp_path: Path) 
     collector.start()
     assert_exactly_once(collector, load)
     assert collector.stop() == 0
+
+
+async def test_conversion_workers_killed_under_load_lose_and_duplicate_nothing(tmp_path: Path) -> None:
+    """kill -9 of the clickhouse exporter's conversion worker, three times while spans arrive:
+    the batch it was converting fails as retryable, a new worker takes it, and every
+    acknowledged span is stored once, without restarting the collector."""
+    collector = CollectorProcess(tmp_path)
+    collector.start()
+    assert collector.process is not None
+    stop = asyncio.Event()
+    loader = asyncio.ensure_future(send_load(collector.ports["http"], 3, stop))
+    killed = 0
+    for _ in range(3):
+        await asyncio.sleep(0.7)
+        for worker in child_pids(collector.process.pid):
+            os.kill(worker, signal.SIGKILL)
+            killed += 1
+    await asyncio.sleep(1.0)
+    stop.set()
+    load = await loader
+    assert killed >= 3 and load.acknowledged
+    assert_exactly_once(collector, load)
+    assert collector.metric("spanhouse_exporter_retries") > 0
+    assert collector.stop() == 0
+
+
+def child_pids(pid: int) -> list[int]:
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children.extend(int(child) for child in (task / "children").read_text().split())
+    return children
