@@ -34,6 +34,8 @@ bench: $(BIN)/spanhouse
 	$(BIN)/python -m bench.run --protocol otlp-http-proto $(BENCH_ARGS)
 	$(BIN)/python -m bench.run --protocol otlp-http-json $(BENCH_ARGS)
 	$(BIN)/python -m bench.run --protocol otlp-grpc $(BENCH_ARGS)
+	$(BIN)/python -m bench.run --protocol dynamiq $(BENCH_ARGS)
+	$(BIN)/python -m bench.run --protocol agentvista $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
