@@ -181,14 +181,16 @@ class AgentVistaAdapter:
             return AdapterResult(self.error_response(429, "rate_limited", message, retry_after_s))
         if new_spans:
             usage_ttl_s = until_month_end_ns / _NANOS_PER_SECOND + USAGE_KEPT_AFTER_MONTH_S
-            writes.append(StateWrite(USAGE_NAMESPACE, usage_key, str(used + new_spans).encode("ascii"), usage_ttl_s))
+            writes.append(StateWrite(USAGE_NAMESPACE, usage_key, str(used + new_spans).encode("ascii"), usage_ttl_s,
+                                     exclusive=False))
 
         for name in agent_names:
             key = f"{tenant}:{name}"
             if key not in known_agents:
                 record = {"id": agent_id(tenant, name), "name": name, "tenant": tenant,
                           "created_at": _iso(request.received_at_ns)}
-                writes.append(StateWrite(AGENTS_NAMESPACE, key, orjson.dumps(record), AGENT_RECORD_TTL_S))
+                writes.append(StateWrite(AGENTS_NAMESPACE, key, orjson.dumps(record), AGENT_RECORD_TTL_S,
+                                         exclusive=False))
 
         response = AdapterResponse(200, {"accepted": len(valid), "rejected": len(errors), "errors": errors})
         return AdapterResult(response, output.traces if output.count else None, writes)

@@ -52,6 +52,12 @@ class StateWrite:
     key: str
     value: bytes
     ttl_s: float | None = None  # None: the receiver's state_ttl; 0: kept for ever
+    # The write claims its key (an idempotency key, an id already seen): while the request that
+    # writes it is being stored, a second request claiming the same key waits for it and is
+    # translated again against the state it wrote, so simultaneous repeats are stored once.
+    # False for aggregates that every request of a tenant rewrites (usage counters, records):
+    # claiming those would make a tenant's requests wait for one another.
+    exclusive: bool = True
 
 
 @dataclass(frozen=True, slots=True)

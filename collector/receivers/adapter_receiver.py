@@ -6,6 +6,7 @@ the pipeline before the adapter's answer is sent, so a success means the spans w
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ from adapters.base import (
     AdapterReceiverConfig,
     AdapterRequest,
     AdapterResponse,
+    AdapterResult,
     OtlpRoute,
     Route,
     ServiceRoute,
@@ -66,6 +68,9 @@ class AdapterReceiver:
         self._http_client: aiohttp.ClientSession | None = None
         self._rate_limiter = TokenBucketLimiter.from_config(config.rate_limit)
         self._guard = RequestGuard.open(config.limits)
+        # Exclusive state keys of the requests being stored, each with a future done once its
+        # request is (see _serve and StateWrite.exclusive).
+        self._claims: dict[tuple[str, str], asyncio.Future[None]] = {}
 
     async def start(self, host: Host) -> None:
         self._host = host
@@ -224,15 +229,36 @@ class AdapterReceiver:
             except PipelineError as error:
                 return self._error(error)
         adapter_request = self._adapter_request(request, body, route.json_body)
+        while True:
+            try:
+                result = route.handle(adapter_request, self._state)
+            except Exception as error:
+                # An adapter that raises met input its validation missed: the sender's request is
+                # what cannot be translated, so it gets a 400, and we log it once to fix the adapter.
+                if not self._translation_failures_logged:
+                    self._translation_failures_logged = True
+                    logger.exception("receiver %s: adapter failed on a request", self._settings.component_id)
+                return self._error(PermanentError(f"the request could not be translated: {error}"))
+            claimed = [(write.namespace, write.key) for write in result.state_writes if write.exclusive]
+            busy = {self._claims[key] for key in claimed if key in self._claims}
+            if not busy:
+                break
+            # A request claiming the same keys is being stored: once it is, translate again
+            # against the state it wrote (a simultaneous repeat is then seen as a repeat).
+            await asyncio.wait(busy)
+        # Claimed in the same step as the check above (no await between): atomic on the loop.
+        stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        for key in claimed:
+            self._claims[key] = stored
         try:
-            result = route.handle(adapter_request, self._state)
-        except Exception as error:
-            # An adapter that raises met input its validation missed: the sender's request is
-            # what cannot be translated, so it gets a 400, and we log it once to fix the adapter.
-            if not self._translation_failures_logged:
-                self._translation_failures_logged = True
-                logger.exception("receiver %s: adapter failed on a request", self._settings.component_id)
-            return self._error(PermanentError(f"the request could not be translated: {error}"))
+            return await self._store(result, request)
+        finally:
+            for key in claimed:
+                if self._claims.get(key) is stored:
+                    del self._claims[key]
+            stored.set_result(None)
+
+    async def _store(self, result: AdapterResult, request: web.Request) -> web.Response:
         traces = result.traces
         count = span_count(traces) if traces is not None else 0
         if count:

@@ -4,6 +4,7 @@ the monthly limit's 429, with the collector serving on after each."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -89,6 +90,18 @@ async def test_repeats_are_accepted_and_stored_once(start_collector: StartCollec
         status, body, _ = await post(running, orjson.dumps(documented_example()))
         assert (status, body) == (200, {"accepted": 1, "rejected": 0, "errors": []})
     assert await running.aquery("SELECT count() FROM otel.otel_traces") == [(2,)]
+
+
+async def test_simultaneous_repeats_are_stored_once(start_collector: StartCollector) -> None:
+    """Eight copies of one batch at the same moment: each is answered as accepted (a repeat is
+    accepted), and its spans are stored once. The receiver holds a copy whose ids another copy
+    is still storing until that one is stored, then translates it again (StateWrite.exclusive)."""
+    running = await start_collector(CONFIG % 0)
+    body = orjson.dumps(documented_example())
+    answers = await asyncio.gather(*(post(running, body) for _ in range(8)))
+    assert [(status, payload) for status, payload, _ in answers] == \
+        [(200, {"accepted": 1, "rejected": 0, "errors": []})] * 8
+    assert await running.aquery("SELECT count(), uniqExact(SpanId) FROM otel.otel_traces") == [(2, 2)]
 
 
 async def test_refusals_in_the_vendor_shape_and_serving_on(start_collector: StartCollector) -> None:
