@@ -11,7 +11,8 @@ import orjson
 import pytest
 
 from adapters.base import AdapterRequest, AdapterResult
-from adapters.dynamiq import MAX_NESTING_DEPTH, PLUGIN, DynamiqConfig, handle_traces
+from adapters.dynamiq import PLUGIN, DynamiqConfig, handle_traces
+from adapters.dynamiq_validate import MAX_NESTING_DEPTH
 from adapters.ids import span_id_from
 from tests.adapters.golden import RECEIVED_AT_NS, TESTDATA, MemoryState, check_golden, load_case
 
