@@ -17,7 +17,7 @@ from exporters.clickhouse.conversion import (
     STATUS_PERMANENT,
     read_exactly,
 )
-from exporters.clickhouse.native import decode_request, encode_native, native_chunks
+from exporters.clickhouse.native import compress_chunks, decode_request, native_chunks
 
 
 def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
@@ -34,17 +34,15 @@ def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
         gc.collect()  # cheap: with the batch gone and start-up's objects frozen, little to visit
 
 
-def answer(payload: bytearray, compression: str | None) -> list[bytes | bytearray]:
+def answer(payload: bytearray, compression: str | None) -> list[bytes]:
     """The answer to one request: its header, then the Native bytes or the error message."""
-    chunks: list[bytes] | list[bytes | bytearray]
     try:
+        request = decode_request(payload)
+        del payload  # up to ~75 MB that the conversion does not need
+        chunks, spans = native_chunks(request)
+        del request
         if compression:
-            rows = encode_native(payload, compression)
-            chunks, spans = [rows.data], rows.span_count
-        else:
-            request = decode_request(payload)
-            del payload  # up to ~75 MB that the conversion does not need
-            chunks, spans = native_chunks(request)
+            chunks = compress_chunks(chunks, compression)
     except PermanentError as error:
         return _failure(str(error))
     except Exception as error:  # anything else is the input's doing too: it would fail again
@@ -52,7 +50,7 @@ def answer(payload: bytearray, compression: str | None) -> list[bytes | bytearra
     return [ANSWER_HEADER.pack(STATUS_OK, spans, sum(len(chunk) for chunk in chunks)), *chunks]
 
 
-def _failure(message: str) -> list[bytes | bytearray]:
+def _failure(message: str) -> list[bytes]:
     encoded = message.encode("utf-8", "replace")
     return [ANSWER_HEADER.pack(STATUS_PERMANENT, 0, len(encoded)), encoded]
 

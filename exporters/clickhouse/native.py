@@ -39,12 +39,24 @@ def encode_native(payload: bytes | bytearray, compression: str | None = None) ->
     merges them into one) as Native rows in COLUMN_NAMES order. Input that cannot be decoded
     or converted raises PermanentError: sending it again would fail the same way."""
     chunks, span_count = native_chunks(decode_request(payload))
-    data = b"".join(chunks)
     if compression:
-        # The compressors clickhouse-connect's own inserts use (an lz4 or zstd frame).
-        compressor = get_compressor(compression)
-        data = bytes(compressor.compress_block(data)) + (compressor.flush() or b"")
-    return NativeInsert(data, span_count, compression)
+        chunks = compress_chunks(chunks, compression)
+    return NativeInsert(b"".join(chunks), span_count, compression)
+
+
+def compress_chunks(chunks: list[bytes], compression: str) -> list[bytes]:
+    """Each piece compressed on its own, a frame each as clickhouse-connect's own inserts send
+    them (lz4 or zstd), each uncompressed piece freed once compressed: the whole batch is never
+    held twice."""
+    compressor = get_compressor(compression)
+    compressed: list[bytes] = []
+    chunks.reverse()
+    while chunks:
+        compressed.append(bytes(compressor.compress_block(chunks.pop())))
+    tail = compressor.flush()
+    if tail:
+        compressed.append(bytes(tail))
+    return compressed
 
 
 def decode_request(payload: bytes | bytearray) -> Traces:
