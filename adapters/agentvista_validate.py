@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from adapters.attributes import to_json
-from adapters.times import to_ns
+from adapters.times import MAX_TIME_NS, to_ns
 
 # The trace statuses AgentVista documents (GET /dashboard/traces/{trace_id}). Span statuses
 # are not documented, so any string is accepted for them.
@@ -21,7 +21,6 @@ TRACE_STATUSES: Final = ("running", "completed", "failed", "timed_out")
 # "-1" is not an amount, and the digit caps keep the text within what a double can hold.
 _DECIMAL: Final = re.compile(r"[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30}")
 # OTLP times and ClickHouse DateTime64(9) are int64 nanoseconds: they end in April 2262.
-_MAX_TIME_NS: Final = 2**63 - 1
 _MAX_COUNT: Final = 2**63 - 1
 # A UUID already in its canonical text (as SDKs send them) is kept without parsing it.
 _CANONICAL_UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -152,7 +151,7 @@ def _time(value: Any, path: str) -> int:
         nanos = to_ns(value)
     except (ValueError, OverflowError) as error:  # TimeFormatError is a ValueError
         raise InvalidTraceError(f"{path}: {quote(str(error))}") from None
-    if not 0 < nanos <= _MAX_TIME_NS:
+    if not 0 < nanos <= MAX_TIME_NS:
         raise InvalidTraceError(f"{path}: must be a time between 1970 and 2262")
     return nanos
 
@@ -164,7 +163,7 @@ def _times(fields: Mapping[str, Any], path: str) -> tuple[int, int]:
         raise InvalidTraceError(f"{path}.started_at: field required")
     start_ns = _time(fields["started_at"], f"{path}.started_at")
     duration_ms = _optional(fields, "duration_ms", path, (int, float), "a number")
-    if duration_ms is not None and not 0 <= duration_ms <= _MAX_TIME_NS / 1e6:
+    if duration_ms is not None and not 0 <= duration_ms <= MAX_TIME_NS / 1e6:
         raise InvalidTraceError(f"{path}.duration_ms: must be a non-negative number of milliseconds")
     if fields.get("ended_at") is not None:
         end_ns = _time(fields["ended_at"], f"{path}.ended_at")
@@ -173,7 +172,7 @@ def _times(fields: Mapping[str, Any], path: str) -> tuple[int, int]:
         return start_ns, end_ns
     if duration_ms is not None:
         end_ns = start_ns + round(duration_ms * 1_000_000)
-        if end_ns > _MAX_TIME_NS:
+        if end_ns > MAX_TIME_NS:
             raise InvalidTraceError(f"{path}.duration_ms: ends after 2262")
         return start_ns, end_ns
     return start_ns, start_ns

@@ -11,12 +11,11 @@ from typing import Any, Final
 from adapters.attributes import to_json
 from adapters.base import AdapterResponse, AdapterResult
 from adapters.ids import derived_span_id, trace_id_from
-from adapters.times import to_ns
+from adapters.times import MAX_TIME_NS, to_ns
 
 SCOPE_NAME: Final = "spanhouse.aitracer"
 SERVICE_NAME: Final = "aitracer"
 # OTLP times and ClickHouse DateTime64(9) are int64 nanoseconds: they end in April 2262.
-MAX_TIME_NS: Final = 2**63 - 1
 MAX_COUNT: Final = 2**63 - 1
 # Vendor values quoted in error messages are cut so that an error never echoes a huge body.
 MAX_QUOTED_CHARS: Final = 80

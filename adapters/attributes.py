@@ -12,6 +12,24 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from collector.component import Traces
 
 
+def is_utf8(text: str) -> bool:
+    """Whether `text` encodes to UTF-8, i.e. holds no lone surrogate (which JSON can carry)."""
+    if text.isascii():
+        return True  # a flag of the str object: no lone surrogate, and no copy of the text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def clean_text(text: str) -> str:
+    """The text with lone surrogates replaced by U+FFFD (as Go's JSON decoder does)."""
+    if text.isascii() or is_utf8(text):  # isascii() first: it spares a call on most texts
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def to_json(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
 

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Final
 
+from adapters.attributes import clean_text
 from adapters.base import (
     AdapterPlugin,
     AdapterReceiverConfig,
@@ -26,7 +27,6 @@ from adapters.base import (
     Route,
     StateView,
 )
-from adapters.dynamiq_attributes import clean_text
 from adapters.dynamiq_spans import to_traces
 from adapters.dynamiq_validate import validate
 from collector.config.types import ADDRESS

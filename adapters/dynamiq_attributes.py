@@ -9,22 +9,7 @@ from typing import Any
 
 import orjson
 
-
-def is_utf8(text: str) -> bool:
-    if text.isascii():
-        return True  # a flag of the str object: no lone surrogate, and no copy of the text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def clean_text(text: str) -> str:
-    """The text with lone surrogates replaced by U+FFFD (as Go's JSON decoder does)."""
-    if text.isascii() or is_utf8(text):  # isascii() first: it spares a call on most texts
-        return text
-    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+from adapters.attributes import clean_text
 
 
 def json_text(value: Any) -> str:

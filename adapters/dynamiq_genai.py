@@ -9,7 +9,8 @@ from typing import Any, Final
 
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from adapters.dynamiq_attributes import clean_text, json_text, put, put_strings
+from adapters.attributes import clean_text
+from adapters.dynamiq_attributes import json_text, put, put_strings
 from adapters.dynamiq_validate import Run
 
 # Dynamiq node class (or connection class) name, lowercased -> gen_ai.provider.name.

@@ -8,7 +8,8 @@ from typing import Any, Final
 
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from adapters.dynamiq_attributes import clean_text, json_text, put, put_strings
+from adapters.attributes import clean_text
+from adapters.dynamiq_attributes import json_text, put, put_strings
 from adapters.dynamiq_genai import put_genai
 from adapters.dynamiq_validate import VALIDATED_FIELDS, Run, checked_time, text_problem
 from adapters.ids import span_id_from, trace_id_from

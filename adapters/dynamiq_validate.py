@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from adapters.dynamiq_attributes import clean_text, is_utf8
-from adapters.times import TimeFormatError, iso_to_ns
+from adapters.attributes import clean_text, is_utf8
+from adapters.times import MAX_TIME_NS, TimeFormatError, iso_to_ns
 from collector.receivers.limits import json_deeper_than
 
 RUN_TYPES: Final = frozenset({"workflow", "flow", "node"})
@@ -23,7 +23,6 @@ TIME_FIELDS: Final = frozenset({"start_time", "end_time"})
 # nothing a tracing SDK sends comes near this, so deeper values are refused with a 400.
 MAX_NESTING_DEPTH: Final = 128
 # Go's time.UnixNano and ClickHouse's DateTime64(9) both end in 2262.
-MAX_TIME_NS: Final = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)

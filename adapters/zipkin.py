@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Final
 
+from adapters.attributes import clean_text
 from adapters.base import (
     AdapterPlugin,
     AdapterReceiverConfig,
@@ -19,7 +20,7 @@ from adapters.base import (
     StateView,
 )
 from adapters.zipkin_spans import to_traces
-from adapters.zipkin_validate import SpanError, ZipkinSpan, clean_text, describe, read_span
+from adapters.zipkin_validate import SpanError, ZipkinSpan, describe, read_span
 from collector.config.types import ADDRESS
 
 

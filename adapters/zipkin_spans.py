@@ -9,15 +9,8 @@ from typing import Any, Final
 import orjson
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from adapters.attributes import put
-from adapters.zipkin_validate import (
-    NO_SERVICE_NAME,
-    SCOPE_NAME_TAGS,
-    SCOPE_VERSION_TAGS,
-    ZipkinSpan,
-    clean_text,
-    first_tag,
-)
+from adapters.attributes import clean_text, put
+from adapters.zipkin_validate import NO_SERVICE_NAME, SCOPE_NAME_TAGS, SCOPE_VERSION_TAGS, ZipkinSpan, first_tag
 from collector.component import Traces
 
 KINDS: Final = {"CLIENT": Span.SPAN_KIND_CLIENT, "SERVER": Span.SPAN_KIND_SERVER,

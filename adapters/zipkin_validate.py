@@ -12,6 +12,9 @@ from typing import Any, Final
 
 import orjson
 
+from adapters.attributes import clean_text
+from adapters.times import MAX_TIME_NS
+
 # zipkin-go reads a trace id of up to 32 hex digits (the high half first) and a span id of up
 # to 16; ASCII only, as Python's int() would also take other scripts' digits.
 _TRACE_ID: Final = re.compile(r"[0-9a-fA-F]{1,32}", re.ASCII)
@@ -19,7 +22,6 @@ _SPAN_ID: Final = re.compile(r"[0-9a-fA-F]{1,16}", re.ASCII)
 NO_SERVICE_NAME: Final = "OTLPResourceNoServiceName"  # contrib's sort key for spans without one
 SCOPE_NAME_TAGS: Final = ("otel.library.name", "otel.scope.name")
 SCOPE_VERSION_TAGS: Final = ("otel.library.version", "otel.scope.version")
-MAX_TIME_NS: Final = 2**63 - 1  # Go's time.UnixNano and ClickHouse's DateTime64(9) end in 2262
 
 
 class SpanError(ValueError):
@@ -207,15 +209,6 @@ def describe(value: Any) -> str:
         text = repr(value)
         return "number " + (text if len(text) <= 40 else text[:40] + "...")
     return "an array" if isinstance(value, list) else "an object"
-
-
-def clean_text(text: str) -> str:
-    """Lone surrogates replaced by U+FFFD, as Go's JSON decoder does."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return text
 
 
 def first_tag(tags: Mapping[str, str], keys: Sequence[str]) -> tuple[str, str]:
