@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import re
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -30,21 +29,13 @@ from exporters.clickhouse.conversion import Converter
 from exporters.clickhouse.errors import classify_insert_error, is_connection_failure
 from exporters.clickhouse.faults import FaultInjector
 from exporters.clickhouse.native import NativeInsert
+from exporters.clickhouse.read_only import readonly_refusal, readonly_statement
 from exporters.clickhouse.schema import TEXT_INDEX_SETTINGS, schema_statements, supports_text_index
 
 logger = logging.getLogger(__name__)
 
 RECONNECT_INITIAL_DELAY_S: Final = 1.0
 RECONNECT_MAX_DELAY_S: Final = 30.0
-# The statements `query(readonly=True)` lets through, by first keyword. Checked here as well
-# as by the server's readonly=1 because, on the embedded engine, clickhouse-connect applies
-# per-call settings to anything it runs as a command or an INSERT with SET and restores them
-# afterwards, and restoring readonly fails once it is 1: the session would stay read-only
-# and every later insert would fail.
-READ_ONLY_STATEMENT: Final = re.compile(
-    r"^\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*\(*\s*(SELECT|WITH|SHOW|DESCRIBE|DESC|EXPLAIN|EXISTS)\b",
-    re.IGNORECASE | re.DOTALL)
-INSERT_STATEMENT: Final = re.compile(r"\bINSERT\s+INTO\b", re.IGNORECASE)
 # chdb's message when another engine directory is already open in this process.
 EMBEDDED_PATH_TAKEN: Final = "EmbeddedServer already initialized"
 # Skip indexes built by merges rather than by every insert (which a merge then rebuilds anyway).
@@ -249,20 +240,28 @@ class ClickHouseExporter:
     def query(self, sql: str, parameters: dict[str, Any] | None = None,
               readonly: bool = True) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Column names and rows of `sql` (blocking: the caller runs it in a thread).
-        `parameters` bind {name:Type} placeholders. With `readonly`, only reading statements
-        run, and with the server setting readonly=1, which also refuses table functions that
-        touch files or URLs and a SETTINGS clause in `sql`."""
+        `parameters` bind {name:Type} placeholders. With `readonly`, the text must be one
+        reading statement (parsed by ClickHouse, see read_only.py), and it runs as ClickHouse
+        formatted it, with the server setting readonly=1, which also refuses table functions
+        that touch files or URLs and a SETTINGS clause in `sql`. A statement is checked before
+        it runs because, on the embedded engine, the SETTINGS clause clickhouse-connect adds
+        reaches only the last of several statements, and the results of the others stay
+        queued on the handle for the next call."""
         connection = self._connection
         if connection is None:
             raise ConnectionError(self._unavailable_reason())
         settings: dict[str, Any] = {}
-        if readonly:
-            if not READ_ONLY_STATEMENT.match(sql) or INSERT_STATEMENT.search(sql):
-                raise PermissionError("read-only: only SELECT, WITH, SHOW, DESCRIBE, EXPLAIN and EXISTS "
-                                      "statements may run; ask for write access to run others")
-            settings["readonly"] = 1
         with self._client_guard():
-            result = connection.client.query(sql, parameters=parameters, settings=settings)
+            if readonly:
+                sql = readonly_statement(connection.client, sql)
+                settings["readonly"] = 1
+            try:
+                result = connection.client.query(sql, parameters=parameters, settings=settings)
+            except Exception as error:
+                refusal = readonly_refusal(error) if readonly else None
+                if refusal is not None:
+                    raise refusal from None
+                raise
         return list(result.column_names), [tuple(row) for row in result.result_rows]
 
     def command(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:

@@ -1,0 +1,103 @@
+"""What `query(readonly=True)` checks before a statement runs: ClickHouse's own parser makes
+it exactly one statement, of a reading kind, writing no file; the engine's readonly=1 does the rest."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import Final
+
+from clickhouse_connect.driver.client import Client
+
+# The statement kinds that only read, by the first keyword of ClickHouse's own formatting.
+READ_ONLY_KINDS: Final = ("SELECT", "WITH", "SHOW", "DESCRIBE", "EXPLAIN", "EXISTS")
+# ClickHouse formats one statement back to one line without comments; the engine that parses
+# it for us is the one that then runs it, so the check cannot disagree with what runs.
+FORMAT_QUERY: Final = "SELECT formatQuerySingleLine({statement:String})"
+SYNTAX_ERROR_CODE: Final = 62
+UNKNOWN_FUNCTION_CODE: Final = 46
+READONLY_CODE: Final = 164
+MULTI_STATEMENT_MARK: Final = "Multi-statements are not allowed"
+MAX_MESSAGE_CHARS: Final = 400
+# Quoted strings and identifiers are skipped when looking for `INTO OUTFILE` in the formatted text.
+_TOKENS: Final = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`(?:[^`\\]|\\.)*`|[A-Za-z_][A-Za-z0-9_]*|\S",
+                            re.DOTALL)
+# Older servers without formatQuerySingleLine: a first-keyword check (their HTTP interface
+# refuses multi-statements and INTO OUTFILE itself).
+_LEGACY_READ_ONLY: Final = re.compile(
+    r"^\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*\(*\s*(SELECT|WITH|SHOW|DESCRIBE|DESC|EXPLAIN|EXISTS)\b",
+    re.IGNORECASE | re.DOTALL)
+_LEGACY_INSERT: Final = re.compile(r"\bINSERT\s+INTO\b", re.IGNORECASE)
+
+
+class ReadOnlyError(PermissionError):
+    """The statement would write, or reach outside the database."""
+
+
+class StatementError(ValueError):
+    """The text is not exactly one statement ClickHouse can parse."""
+
+
+def readonly_statement(client: Client, sql: str) -> str:
+    """The one statement of `sql`, as ClickHouse formats it, to run in its place; raises
+    StatementError or ReadOnlyError with what is wrong."""
+    try:
+        formatted = str(client.query(FORMAT_QUERY, parameters={"statement": sql}).result_rows[0][0])
+    except Exception as error:
+        code = getattr(error, "code", None)
+        if code == UNKNOWN_FUNCTION_CODE:
+            return _legacy_statement(sql)
+        if code != SYNTAX_ERROR_CODE:
+            raise
+        message = engine_message(error)
+        if MULTI_STATEMENT_MARK in message:
+            raise StatementError("only one statement per call: the text holds more than one "
+                                 "(statements are separated by ';')") from None
+        if message.startswith("Empty query"):
+            raise StatementError("no statement: the query is empty") from None
+        raise StatementError(_syntax_message(message)) from None
+    kind = formatted.split(None, 1)[0].upper() if formatted else ""
+    if kind not in READ_ONLY_KINDS:
+        raise ReadOnlyError(f"writes are not allowed: spanhouse sql is read-only and runs only "
+                            f"{', '.join(READ_ONLY_KINDS)} statements, not {kind}")
+    words = [token.upper() for token in _TOKENS.findall(formatted)]
+    if any(first == "INTO" and second == "OUTFILE" for first, second in itertools.pairwise(words)):
+        raise ReadOnlyError("writes are not allowed: spanhouse sql is read-only, and INTO OUTFILE "
+                            "writes a file (print the result with --format instead)")
+    return formatted
+
+
+def readonly_refusal(error: BaseException) -> ReadOnlyError | None:
+    """The engine's readonly=1 refusal (a table function, a setting) said plainly, or None."""
+    if getattr(error, "code", None) != READONLY_CODE:
+        return None
+    return ReadOnlyError(f"writes are not allowed: spanhouse sql is read-only, and the engine refused "
+                         f"this statement ({engine_message(error)})")
+
+
+def engine_message(error: BaseException) -> str:
+    """ClickHouse's own sentence, without the "Code: N. DB::Exception:" wrapping and the echo of
+    the formatQuery call."""
+    message = str(error)
+    while (start := message.find("DB::Exception: ")) >= 0:
+        message = message[start + len("DB::Exception: "):]
+    message = message.split(": In scope SELECT formatQuerySingleLine", 1)[0]
+    message = re.sub(r"\s*\((?:[A-Z_]+)\)(?: \(version [^)]*\))?\.?\s*$", "", message.strip())
+    if message.startswith("default: "):
+        message = message.removeprefix("default: ")
+    return message
+
+
+def _syntax_message(message: str) -> str:
+    detail = message.removeprefix("Syntax error").lstrip(": ")
+    if len(detail) > MAX_MESSAGE_CHARS:
+        detail = detail[:MAX_MESSAGE_CHARS].rsplit(",", 1)[0] + ", ..."
+    return f"syntax error: {detail}"
+
+
+def _legacy_statement(sql: str) -> str:
+    if not _LEGACY_READ_ONLY.match(sql) or _LEGACY_INSERT.search(sql):
+        raise ReadOnlyError(f"writes are not allowed: spanhouse sql is read-only and runs only "
+                            f"{', '.join(READ_ONLY_KINDS)} statements")
+    return sql.strip().rstrip(";")
+
