@@ -1,336 +1,55 @@
 """OTLP/JSON for traces, straight to and from opentelemetry-proto messages (no json_format).
 
-Decoding is the receiver's hot path. Measured on 2,000-span batches of 10-attribute spans (best of
-7, one core, upb backend): assigning fields in place 66,000 spans/s (kept); kwargs dicts passed to
-the upb constructors 44,000 (53,000 per span); hand-built protobuf wire + FromString 71,000
-without any checks; json_format.Parse 8,900; orjson.loads alone 240,000. Encoding: 54,000."""
+This module walks a request down to its spans (resourceSpans, scopeSpans, spans), where a defect
+of one span can cost that span alone; the field setters are in proto/otlp_json_fields.py and the
+encoder in proto/otlp_json_encode.py."""
 
 from __future__ import annotations
 
-import base64
-import math
-from collections.abc import Callable
 from typing import Any, Final
 
 import orjson
-from google.protobuf import json_format
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
-from google.protobuf.message import Message
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
 from collector.errors import PermanentError
+from proto.otlp_json_encode import encode_message_json, encode_traces
+from proto.otlp_json_fields import MAX_ANY_VALUE_DEPTH, DecodeError, describe, fields_for, fill
 
-# AnyValue arrays and kvlists nested deeper than this are refused. Not 64: whatever we accept
-# must parse again as protobuf (queue, gRPC forwarding), and upb refuses messages nested over
-# 100 deep; a kvlist level costs 3 of them, and an event attribute starts at 7 (7 + 3 * 31 = 100).
-MAX_ANY_VALUE_DEPTH: Final = 31
-_ID_BYTES_KEYS: Final = frozenset({"traceId", "spanId", "parentSpanId"})
-# What the fields of AnyValue and KeyValue expect, for error messages, in both spellings.
-_VALUE_EXPECTS: Final = {
-    "key": "a string", "stringValue": "a string", "intValue": "an integer", "doubleValue": "a number",
-    "boolValue": "true or false", "bytesValue": "a base64 string", "keyStrindex": "an integer",
-    "stringValueStrindex": "an integer",
-}
-_VALUE_EXPECTS.update({"".join("_" + c.lower() if c.isupper() else c for c in key): expects
-                       for key, expects in list(_VALUE_EXPECTS.items())})
+__all__ = ["MAX_ANY_VALUE_DEPTH", "SpanDefects", "decode_traces", "decode_traces_keeping_valid_spans",
+           "encode_message_json", "encode_traces"]
 
+# (resource_spans index, scope_spans index, spans index) -> why that span could not be decoded.
+SpanDefects = dict[tuple[int, int, int], str]
 
-class _DecodeError(Exception):
-    """Raised where the problem is; each enclosing level adds its key or index on the way out,
-    so the happy path pays nothing for error paths."""
-
-    def __init__(self, reason: str, *path: str | int) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.path: list[str | int] = list(path)  # innermost first
-
-    def render(self) -> str:
-        text = ""
-        for part in reversed(self.path):
-            text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-        return f"{text}: {self.reason}" if text else self.reason
-
-
-_Setter = Callable[[Any, Any], None]
-# JSON key (lowerCamelCase and snake_case alike) -> setter.
-_Fields = dict[str, _Setter]
-# What each setter expects, for error messages only (kept apart to spare the hot path).
-_EXPECTS: dict[_Setter, str] = {}
-
-
-def _describe(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return "string " + orjson.dumps(value[:40]).decode() + ("..." if len(value) > 40 else "")
-    if isinstance(value, int | float):
-        return f"number {value!r}"
-    return "an array" if isinstance(value, list) else "an object"
-
-
-def _parse_integer(value: Any) -> int:
-    # OTLP/JSON sends 64-bit integers as decimal strings; small ones may come as numbers.
-    if type(value) is str:
-        return int(value)
-    if type(value) is float and value.is_integer():
-        return int(value)
-    raise TypeError("not an integer")
-
-
-def _parse_double(value: Any) -> float:
-    if type(value) is float or type(value) is int:
-        return value
-    if type(value) is str:  # proto3 JSON: "NaN", "Infinity", "-Infinity" (numeric strings too)
-        return float(value)
-    raise TypeError("not a number")
-
-
-def _parse_hex(value: Any) -> bytes:
-    if type(value) is not str:
-        raise _DecodeError(f"expected a hex string, got {_describe(value)}")
-    try:
-        raw = bytes.fromhex(value)
-    except ValueError:
-        raw = b""
-    if len(raw) * 2 != len(value):  # also refuses the spaces fromhex tolerates
-        reason = "odd length" if len(value) % 2 else "not a hex digit"
-        raise _DecodeError(f"invalid hex ({reason}): {_describe(value)}")
-    return raw
-
-
-def _parse_base64(value: Any) -> bytes:
-    if type(value) is not str:
-        raise TypeError("not a string")
-    # Standard alphabet per the proto3 JSON mapping; URL-safe and unpadded forms accepted too.
-    text = value.replace("-", "+").replace("_", "/")
-    return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-
-
-def _fill(message: Any, obj: Any, fields: _Fields) -> None:
-    if type(obj) is not dict:
-        raise _DecodeError(f"expected an object, got {_describe(obj)}")
-    for key, value in obj.items():
-        setter = fields.get(key)
-        if setter is None or value is None:
-            continue  # the spec: unknown fields are ignored; null reads as absent
-        try:
-            setter(message, value)
-        except _DecodeError as error:
-            error.path.append(key)
-            raise
-        except (TypeError, ValueError, OverflowError, KeyError) as error:
-            # upb checks types and ranges on assignment; we only name the field.
-            raise _DecodeError(f"expected {_EXPECTS[setter]}, got {_describe(value)}", key) from error
-
-
-def _set_any_value(target: Any, obj: Any, depth: int) -> None:
-    if type(obj) is not dict:
-        raise _DecodeError(f"expected an object, got {_describe(obj)}")
-    if len(obj) != 1:
-        target.SetInParent()  # an empty AnyValue is still a value
-    for key, value in obj.items():
-        if value is None:
-            continue
-        try:
-            if key == "stringValue" or key == "string_value":
-                target.string_value = value
-            elif key == "intValue" or key == "int_value":
-                target.int_value = value if type(value) is int else _parse_integer(value)
-            elif key == "doubleValue" or key == "double_value":
-                target.double_value = _parse_double(value)
-            elif key == "boolValue" or key == "bool_value":
-                if type(value) is not bool:
-                    raise TypeError("not a boolean")
-                target.bool_value = value
-            elif key in ("arrayValue", "array_value", "kvlistValue", "kvlist_value"):
-                if depth >= MAX_ANY_VALUE_DEPTH:
-                    raise _DecodeError(f"arrays and kvlists nested deeper than {MAX_ANY_VALUE_DEPTH} levels")
-                is_array = key[0] == "a"
-                holder = target.array_value if is_array else target.kvlist_value
-                holder.SetInParent()
-                _set_list_holder(holder, value, depth + 1, is_array)
-            elif key == "bytesValue" or key == "bytes_value":
-                target.bytes_value = _parse_base64(value)
-            elif key == "stringValueStrindex" or key == "string_value_strindex":
-                target.string_value_strindex = value if type(value) is int else _parse_integer(value)
-        except _DecodeError as error:
-            error.path.append(key)
-            raise
-        except (TypeError, ValueError, OverflowError) as error:
-            raise _DecodeError(f"expected {_VALUE_EXPECTS[key]}, got {_describe(value)}", key) from error
-
-
-def _set_list_holder(holder: Any, obj: Any, depth: int, is_array: bool) -> None:
-    """ArrayValue or KeyValueList: `{"values": [...]}`."""
-    if type(obj) is not dict:
-        raise _DecodeError(f"expected an object, got {_describe(obj)}")
-    values = obj.get("values")
-    if values is None:
-        return
-    try:
-        if is_array:
-            _set_any_values(holder.values, values, depth)
-        else:
-            _set_key_values(holder.values, values, depth)
-    except _DecodeError as error:
-        error.path.append("values")
-        raise
-
-
-def _set_any_values(container: Any, items: Any, depth: int) -> None:
-    if type(items) is not list:
-        raise _DecodeError(f"expected an array, got {_describe(items)}")
-    for index, item in enumerate(items):
-        try:
-            _set_any_value(container.add(), item, depth)
-        except _DecodeError as error:
-            error.path.append(index)
-            raise
-
-
-def _set_key_values(container: Any, items: Any, depth: int = 0) -> None:
-    # The hot loop: attributes are most of a span's decode time. An optimistic pass takes the
-    # usual {"key": ..., "value": {"<one scalar>": ...}} shape (measured 20% faster); anything
-    # else, or any error, starts over on the checked path, which also names the bad field.
-    # The optimistic pass never recurses, so nested errors are not retried at every level.
-    if type(items) is not list:
-        raise _DecodeError(f"expected an array, got {_describe(items)}")
-    add = container.add
-    for index, item in enumerate(items):
-        pair = add()
-        if type(item) is dict and len(item) == 2:
-            try:
-                pair.key = item["key"]
-                value = item["value"]
-                if len(value) == 1:
-                    for kind, scalar in value.items():
-                        if kind == "stringValue":
-                            pair.value.string_value = scalar
-                        elif kind == "intValue":
-                            pair.value.int_value = scalar if type(scalar) is int else _parse_integer(scalar)
-                        elif kind == "boolValue" and type(scalar) is bool:
-                            pair.value.bool_value = scalar
-                        elif kind == "doubleValue" and type(scalar) is float:
-                            pair.value.double_value = scalar
-                        else:
-                            break
-                    else:
-                        continue
-            except Exception:
-                pass
-            pair.Clear()
-        _set_key_value_checked(pair, item, depth, index)
-
-
-def _set_key_value_checked(pair: Any, item: Any, depth: int, index: int) -> None:
-    if type(item) is not dict:
-        raise _DecodeError(f"expected an object, got {_describe(item)}", index)
-    for key, value in item.items():
-        if value is None:
-            continue
-        try:
-            if key == "key":
-                pair.key = value
-            elif key == "value":
-                _set_any_value(pair.value, value, depth)
-            elif key == "keyStrindex" or key == "key_strindex":
-                pair.key_strindex = value if type(value) is int else _parse_integer(value)
-        except _DecodeError as error:
-            error.path += (key, index)
-            raise
-        except (TypeError, ValueError, OverflowError) as error:
-            reason = f"expected {_VALUE_EXPECTS[key]}, got {_describe(value)}"
-            raise _DecodeError(reason, key, index) from error
-
-
-def _is_repeated(field: FieldDescriptor) -> bool:
-    # protobuf 7 dropped `label` for `is_repeated`; older releases only have `label`.
-    if hasattr(field, "is_repeated"):
-        return bool(field.is_repeated)
-    return bool(field.label == FieldDescriptor.LABEL_REPEATED)
-
-
-def _field_setter(field: FieldDescriptor) -> tuple[_Setter, str]:
-    """A setter for one proto field, chosen by its type; nested tables come from `_fields_for`."""
-    name = field.name
-    repeated = _is_repeated(field)
-    if field.type == FieldDescriptor.TYPE_MESSAGE:
-        message_type = field.message_type
-        if message_type.full_name == KeyValue.DESCRIPTOR.full_name:
-            return (lambda message, value: _set_key_values(getattr(message, name), value)), "an array"
-        if message_type.full_name == AnyValue.DESCRIPTOR.full_name:
-            return (lambda message, value: _set_any_value(getattr(message, name), value, 0)), "an object"
-        nested = _fields_for(message_type)
-        if repeated:
-            def set_messages(message: Any, value: Any) -> None:
-                if type(value) is not list:
-                    raise _DecodeError(f"expected an array, got {_describe(value)}")
-                add = getattr(message, name).add
-                for index, item in enumerate(value):
-                    try:
-                        _fill(add(), item, nested)
-                    except _DecodeError as error:
-                        error.path.append(index)
-                        raise
-            return set_messages, "an array"
-
-        def set_message(message: Any, value: Any) -> None:
-            target = getattr(message, name)
-            target.SetInParent()  # present even when empty, as in the binary encoding
-            _fill(target, value, nested)
-        return set_message, "an object"
-    if repeated:  # only repeated strings occur in the trace protos (entity_refs.id_keys)
-        def set_strings(message: Any, value: Any) -> None:
-            if type(value) is not list:
-                raise TypeError("not an array")
-            getattr(message, name).extend(value)
-        return set_strings, "an array of strings"
-    if field.type == FieldDescriptor.TYPE_STRING:
-        return (lambda message, value: setattr(message, name, value)), "a string"
-    if field.type == FieldDescriptor.TYPE_BYTES:  # every bytes field of the trace protos is an id
-        return (lambda message, value: setattr(message, name, _parse_hex(value))), "a hex string"
-    if field.type == FieldDescriptor.TYPE_BOOL:
-        def set_bool(message: Any, value: Any) -> None:
-            if type(value) is not bool:
-                raise TypeError("not a boolean")
-            setattr(message, name, value)
-        return set_bool, "true or false"
-    if field.type in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
-        return (lambda message, value: setattr(message, name, _parse_double(value))), "a number"
-    if field.type == FieldDescriptor.TYPE_ENUM:
-        # The Go collector accepts enum names as well as the integers the spec sends.
-        by_name = {value.name: value.number for value in field.enum_type.values}
-        expects = f"an integer or one of {', '.join(by_name)}"
-        return (lambda message, value: setattr(
-            message, name, value if type(value) is int else by_name[value])), expects
-    return (lambda message, value: setattr(
-        message, name, value if type(value) is int else _parse_integer(value))), "an integer"
-
-
-_TABLES: dict[str, _Fields] = {}
-
-
-def _fields_for(descriptor: Descriptor) -> _Fields:
-    table = _TABLES.get(descriptor.full_name)
-    if table is None:
-        table = _TABLES[descriptor.full_name] = {}
-        for field in descriptor.fields:
-            setter, expects = _field_setter(field)
-            _EXPECTS[setter] = expects
-            table[field.json_name] = setter  # lowerCamelCase, the spec's spelling
-            table[field.name] = setter  # snake_case, which the Go collector also accepts
-    return table
-
-
-_REQUEST_FIELDS: Final = _fields_for(ExportTraceServiceRequest.DESCRIPTOR)
+_RESOURCE_SPANS_KEYS: Final = ("resourceSpans", "resource_spans")
+_SCOPE_SPANS_KEYS: Final = ("scopeSpans", "scope_spans")
+_SPANS_KEY: Final = "spans"  # the same in both spellings
+# The tables of the levels above a span, without the lists walked here.
+_RESOURCE_SPANS_FIELDS: Final = {key: setter for key, setter in fields_for(ResourceSpans.DESCRIPTOR).items()
+                                 if key not in _SCOPE_SPANS_KEYS}
+_SCOPE_SPANS_FIELDS: Final = {key: setter for key, setter in fields_for(ScopeSpans.DESCRIPTOR).items()
+                              if key != _SPANS_KEY}
+_SPAN_FIELDS: Final = fields_for(Span.DESCRIPTOR)
 
 
 def decode_traces(body: bytes) -> ExportTraceServiceRequest:
-    """An OTLP/JSON ExportTraceServiceRequest; PermanentError naming the field when malformed.
-    An empty body is an empty request, as it is in the protobuf encoding."""
+    """An OTLP/JSON ExportTraceServiceRequest; PermanentError naming the field when malformed,
+    inside a span too. An empty body is an empty request, as it is in the protobuf encoding."""
+    return _decode(body, None)
+
+
+def decode_traces_keeping_valid_spans(body: bytes) -> tuple[ExportTraceServiceRequest, SpanDefects]:
+    """Like decode_traces, except that a span object whose own fields are malformed (an id that
+    is not hex, a time that is not an integer, an unknown enum name, a bad attribute...) is a
+    defect of that span alone: it is left in place empty and named in the defects, for
+    proto.validate.drop_invalid_spans to remove and count like a protobuf span with a bad id.
+    A body that is not JSON or not OTLP's shape above the spans is still a PermanentError."""
+    defects: SpanDefects = {}
+    return _decode(body, defects), defects
+
+
+def _decode(body: bytes, defects: SpanDefects | None) -> ExportTraceServiceRequest:
     request = ExportTraceServiceRequest()
     if not body or body.isspace():
         return request
@@ -339,71 +58,75 @@ def decode_traces(body: bytes) -> ExportTraceServiceRequest:
     except orjson.JSONDecodeError as error:
         raise PermanentError(f"request body is not valid JSON: {error}") from None
     try:
-        _fill(request, document, _REQUEST_FIELDS)
-    except _DecodeError as error:
+        _fill_request(request, document, defects)
+    except DecodeError as error:
         raise PermanentError(f"invalid OTLP/JSON: {error.render()}") from None
     except Exception as error:  # bad input must never surface as anything but a 400
         raise PermanentError(f"invalid OTLP/JSON: {type(error).__name__}: {error}") from None
     return request
 
 
-def _double_json(value: float) -> float | str:
-    if math.isfinite(value):
-        return value
-    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+def _fill_request(request: ExportTraceServiceRequest, document: Any, defects: SpanDefects | None) -> None:
+    if type(document) is not dict:
+        raise DecodeError(f"expected an object, got {describe(document)}")
+    for key in _RESOURCE_SPANS_KEYS:  # the only field of the request; unknown keys are ignored
+        items = document.get(key)
+        if items is None:
+            continue
+        try:
+            _fill_list(request.resource_spans, items, _fill_resource_spans, defects, ())
+        except DecodeError as error:
+            error.path.append(key)
+            raise
 
 
-def _value_encoder(field: FieldDescriptor) -> Callable[[Any], Any]:
-    kind = field.type
-    if kind == FieldDescriptor.TYPE_MESSAGE:
-        return _message_json
-    if kind == FieldDescriptor.TYPE_BYTES:
-        if field.containing_type.full_name == AnyValue.DESCRIPTOR.full_name:
-            return lambda value: base64.b64encode(value).decode()
-        return bytes.hex
-    if kind in (FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_SINT64,
-                FieldDescriptor.TYPE_FIXED64, FieldDescriptor.TYPE_SFIXED64):
-        return str  # the proto3 JSON mapping writes 64-bit integers as decimal strings
-    if kind in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
-        return _double_json
-    return lambda value: value  # strings, bools, 32-bit integers and enums (as integers)
+def _fill_list(container: Any, items: Any, fill_item: Any, defects: SpanDefects | None,
+               position: tuple[int, ...]) -> None:
+    """Appends one message per item of a JSON array; `position` is the enclosing indexes."""
+    if type(items) is not list:
+        raise DecodeError(f"expected an array, got {describe(items)}")
+    add = container.add
+    base = len(container)  # both spellings of a key may be present: indexes go on
+    for index, item in enumerate(items):
+        try:
+            fill_item(add(), item, defects, (*position, base + index))
+        except DecodeError as error:
+            error.path.append(index)
+            raise
 
 
-_ENCODERS: dict[FieldDescriptor, tuple[str, Callable[[Any], Any], bool]] = {}
+def _fill_resource_spans(message: Any, item: Any, defects: SpanDefects | None, position: tuple[int, ...]) -> None:
+    fill(message, item, _RESOURCE_SPANS_FIELDS)  # refuses a non-object
+    for key in _SCOPE_SPANS_KEYS:
+        items = item.get(key)
+        if items is not None:
+            try:
+                _fill_list(message.scope_spans, items, _fill_scope_spans, defects, position)
+            except DecodeError as error:
+                error.path.append(key)
+                raise
 
 
-def _message_json(message: Any) -> dict[str, Any]:
-    # ListFields yields only the fields that are set: default values are omitted for free,
-    # while a oneof member or a present sub-message is kept even when it holds a default.
-    out: dict[str, Any] = {}
-    for field, value in message.ListFields():
-        entry = _ENCODERS.get(field)
-        if entry is None:
-            entry = _ENCODERS[field] = (
-                field.json_name, _value_encoder(field), _is_repeated(field))
-        key, encode, repeated = entry
-        out[key] = [encode(item) for item in value] if repeated else encode(value)
-    return out
-
-
-def encode_traces(traces: ExportTraceServiceRequest) -> bytes:
-    """OTLP/JSON: lowerCamelCase, hex ids, 64-bit integers as strings, enums as integers."""
-    return orjson.dumps(_message_json(traces))
-
-
-def _hex_ids(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {key: base64.b64decode(value).hex() if key in _ID_BYTES_KEYS and isinstance(value, str)
-                else _hex_ids(value) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_hex_ids(item) for item in node]
-    return node
-
-
-def encode_message_json(message: Message) -> bytes:
-    """OTLP/JSON of a small message (responses, google.rpc.Status): json_format with the
-    OTLP rules applied (integer enums, hex ids)."""
-    if isinstance(message, ExportTraceServiceRequest):
-        return encode_traces(message)
-    document = json_format.MessageToDict(message, use_integers_for_enums=True)
-    return orjson.dumps(_hex_ids(document))
+def _fill_scope_spans(message: Any, item: Any, defects: SpanDefects | None, position: tuple[int, ...]) -> None:
+    fill(message, item, _SCOPE_SPANS_FIELDS)
+    items = item.get(_SPANS_KEY)
+    if items is None:
+        return
+    if type(items) is not list:
+        raise DecodeError(f"expected an array, got {describe(items)}", _SPANS_KEY)
+    resource_index, scope_index = position
+    add = message.spans.add
+    for index, span_object in enumerate(items):
+        span = add()
+        if type(span_object) is not dict:  # not a span at all: the request's shape is wrong
+            raise DecodeError(f"expected an object, got {describe(span_object)}", index, _SPANS_KEY)
+        try:
+            fill(span, span_object, _SPAN_FIELDS)
+        except DecodeError as error:
+            if defects is None:
+                error.path += (index, _SPANS_KEY)
+                raise
+            # The span's own defect: an empty placeholder keeps later spans' indexes, so that
+            # drop_invalid_spans names every rejected span by its place in the request.
+            span.Clear()
+            defects[(resource_index, scope_index, index)] = error.render()

@@ -16,7 +16,7 @@ from collector.errors import PermanentError, UnsupportedMediaTypeError, classify
 from collector.receivers.body import read_decoded_body
 from collector.receivers.guard import RequestGuard
 from collector.receivers.telemetry import ReceiverCounters
-from proto.otlp_json import decode_traces, encode_message_json
+from proto.otlp_json import SpanDefects, decode_traces_keeping_valid_spans, encode_message_json
 from proto.status import encode_status
 from proto.validate import drop_invalid_spans
 
@@ -45,10 +45,10 @@ class OtlpHttpHandler:
                 f'unsupported content type "{content_type}": send {PROTOBUF} or {JSON}'))
         try:
             body = await read_decoded_body(request, self._max_body_bytes, self._guard.limits.body_read_timeout)
-            traces = decode(body, content_type)
+            traces, defects = decode(body, content_type)
         except Exception as error:
             return error_response(content_type, error)
-        rejected, message = drop_invalid_spans(traces)
+        rejected, message = drop_invalid_spans(traces, defects)
         count = span_count(traces)
         try:
             self._guard.prepare(traces, principal, count)
@@ -71,12 +71,14 @@ class OtlpHttpHandler:
         return encode_reply(content_type, reply)
 
 
-def decode(body: bytes, content_type: str) -> Traces:
+def decode(body: bytes, content_type: str) -> tuple[Traces, SpanDefects | None]:
+    """The request and, for OTLP/JSON, the spans that could not be decoded (a span of a
+    protobuf body that cannot be decoded makes the whole body undecodable)."""
     if content_type == JSON:
-        return decode_traces(body)
+        return decode_traces_keeping_valid_spans(body)
     try:
         traces: Traces = Traces.FromString(body)
-        return traces
+        return traces, None
     except DecodeError as error:
         raise PermanentError(f"request body is not a valid OTLP protobuf ExportTraceServiceRequest: {error}") \
             from error
