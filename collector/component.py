@@ -11,6 +11,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from collector.status import StatusBoard
+
 # The one unit that flows between stages: OTLP's "a bunch of resource spans"
 # (the Go collector's ptrace.Traces). Serialisable as is for queues and forwarding.
 Traces = ExportTraceServiceRequest
@@ -70,6 +72,8 @@ class CreateSettings:
     # Directory of the config file: relative paths in a config resolve against it.
     config_dir: Path = field(default_factory=Path.cwd)
     telemetry: Any = None  # collector.telemetry.metrics.Metrics
+    # Where the component reports "degraded: <reason>" for the health check; one per service.
+    status: StatusBoard = field(default_factory=StatusBoard)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from collector.config.model import ComponentConfig, ServiceConfig
 from collector.fanout import fan_out
 from collector.receivers.guard import TokenRateLimits
 from collector.receivers.http_host import HttpServers
+from collector.status import StatusBoard
 from collector.telemetry.metrics import Metrics, register_process_metrics
 from collector.telemetry.server import MetricsServer
 
@@ -55,6 +56,7 @@ class Service:
     def __init__(self, config: ServiceConfig, metrics: Metrics | None = None) -> None:
         self.config = config
         self.metrics = metrics or Metrics()
+        self.status = StatusBoard()  # what components report as degraded, for the health check
         self.host: RunningHost | None = None
         self._extensions: list[Any] = []
         self._exporters: dict[str, Any] = {}
@@ -65,7 +67,7 @@ class Service:
         self._stopped = False
 
     def _settings(self, component: ComponentConfig) -> CreateSettings:
-        return CreateSettings(component.id, self.config.config_dir, self.metrics)
+        return CreateSettings(component.id, self.config.config_dir, self.metrics, self.status)
 
     def _build(self) -> None:
         config = self.config

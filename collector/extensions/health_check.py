@@ -1,5 +1,5 @@
-"""The `health_check` extension: `GET /` answers 200 once every pipeline is ready and 503
-while the collector starts or drains, for load balancers and orchestrators."""
+"""The `health_check` extension: `GET /` answers 200 once every pipeline is ready, and 503 while
+the collector starts or drains or a component reports itself degraded (collector/status.py)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ class HealthCheckConfig:
 class HealthCheck:
     def __init__(self, settings: CreateSettings, config: HealthCheckConfig) -> None:
         self._config = config
+        self._status = settings.status
         self._host: Host | None = None
         self._runner: web.AppRunner | None = None
 
@@ -44,9 +45,16 @@ class HealthCheck:
 
     async def _handle(self, request: web.Request) -> web.Response:
         ready = bool(self._host is not None and getattr(self._host, "ready", False))
-        if ready:
-            return web.json_response({"status": "Server available"})
-        return web.json_response({"status": "Server not available"}, status=503)
+        if not ready:
+            return web.json_response({"status": "Server not available"}, status=503)
+        degraded = self._status.degraded()
+        if degraded:
+            # Up, but a component cannot do its job (e.g. its disk is full): out of rotation
+            # until it recovers by itself, with the reasons for whoever looks.
+            return web.json_response({"status": "Server degraded", "components": {
+                item.component: {"status": "degraded", "error": item.reason, "since": item.since}
+                for item in degraded}}, status=503)
+        return web.json_response({"status": "Server available"})
 
     async def shutdown(self) -> None:
         if self._runner is not None:

@@ -7,8 +7,9 @@ Format (version 1), documented in docs/queue.md:
     header        magic b"SHQ1" | seq u64 | payload length u32 | span count u32 |
                   crc32 u32 (zlib, of seq..span count and the payload) | reserved u32 (0)
 Records carry consecutive sequence numbers across segments. A torn or corrupt record is found
-by its magic, length or checksum; reading skips to the next valid header and counts what it
-skipped, so a damaged file never stops the queue from starting."""
+by its magic, length or checksum; reading skips to the next valid header and reports the region
+it skipped, so a damaged file never stops the queue from starting. An append that fails is cut
+back (`append_or_rollback`), so a full disk never leaves a torn record in front of later ones."""
 
 from __future__ import annotations
 
@@ -51,6 +52,8 @@ class ScanResult:
     skipped_bytes: int = 0
     corrupt_regions: int = 0
     end_offset: int = 0  # just after the last valid record
+    regions: list[tuple[int, int]] = field(default_factory=list)  # [start, end) of each skipped region
+    last_seq: int = 0  # of the last valid record
 
 
 def _parse_at(data: bytes | memoryview, offset: int) -> Record | None:
@@ -80,15 +83,18 @@ def scan_segment(data: bytes, result: ScanResult | None = None) -> Iterator[tupl
                 # A torn tail (or garbage to the end): everything after the last good record.
                 result.skipped_bytes += len(data) - offset
                 result.corrupt_regions += 1
+                result.regions.append((offset, len(data)))
                 return
             result.skipped_bytes += next_offset - offset
             result.corrupt_regions += 1
+            result.regions.append((offset, next_offset))
             offset = next_offset
             continue
         yield offset, record
         result.records += 1
         offset += record.size
         result.end_offset = offset
+        result.last_seq = record.seq
 
 
 def _resync(data: bytes, start: int) -> int | None:
@@ -121,15 +127,45 @@ def list_segments(directory: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+class AppendFailedError(OSError):
+    """An append did not complete; `rolled_back` says whether the file is as it was before it
+    (False: truncating failed too, and the file must not be appended to any more)."""
+
+    def __init__(self, cause: OSError, rolled_back: bool) -> None:
+        super().__init__(cause.errno, cause.strerror)
+        self.rolled_back = rolled_back
+
+
+def append_or_rollback(descriptor: int, data: bytes, size_before: int) -> None:
+    """Appends `data` to an O_APPEND file of `size_before` bytes, all of it or nothing: on any
+    error (ENOSPC, EIO, a short write followed by an error) the file is cut back to its size
+    before, so no torn record stays in front of the records appended after it."""
+    written = 0
+    view = memoryview(data)
+    try:
+        while written < len(data):  # page-cache writes: microseconds, so callers may be on the loop
+            written += os.write(descriptor, view[written:])
+    except OSError as error:
+        try:
+            os.ftruncate(descriptor, size_before)
+        except OSError:
+            raise AppendFailedError(error, rolled_back=False) from error
+        raise AppendFailedError(error, rolled_back=True) from error
+
+
 def write_atomically(path: Path, data: bytes, durable: bool = True) -> None:
     """Replace `path` with `data` so that a crash leaves either the old or the new content."""
     temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-        if durable:
-            handle.flush()
-            os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except OSError:
+        temporary.unlink(missing_ok=True)  # a half-written copy would hold space on a full disk
+        raise
     if durable:
         fsync_directory(path.parent)
 

@@ -4,26 +4,27 @@
 receiver's answer to its sender means "kept across a crash". Consumers read batches back in
 order, insert them with a deduplication token made of the queue's id and the batch's record
 range, retry retryable failures with backoff, set bad batches aside in a dead-letter file, and
-remove a batch from the queue only once ClickHouse confirmed its insert."""
+remove a batch from the queue only once ClickHouse confirmed its insert. Its background tasks
+outlive I/O errors on their own files: logged when they happen, reported to the health check,
+retried with backoff, and export resumes by itself once the disk has room again."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, Final, Protocol
-
-import orjson
+from typing import Any, Final, Protocol, TypeVar
 
 from collector.component import CreateSettings, Host, Traces, span_count
-from collector.errors import PermanentError, ResourceExhaustedError
+from collector.errors import PermanentError, ResourceExhaustedError, RetryableError
 from collector.telemetry.metrics import Metrics
 from exporters.queue.config import RetryConfig, SendingQueueConfig
+from exporters.queue.dead_letter import write_dead_letter
 from exporters.queue.persistent_queue import Entry, InflightBatch, PersistentQueue
-from exporters.queue.record_log import Record, encode_record
+from exporters.queue.record_log import Record
 from exporters.queue.retry import Backoff
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,15 @@ logger = logging.getLogger(__name__)
 # answers; the rest stays on disk and goes out first on the next start.
 DRAIN_ON_SHUTDOWN_S: Final = 5.0
 FULL_RETRY_AFTER_S: Final = 5
+DISK_RETRY_AFTER_S: Final = 5
+# Writes of the queue's own files (batches.log, committed, dead letter) that fail are retried
+# after these waits, doubling: short enough to resume soon after space comes back.
+PERSIST_RETRY_INITIAL_S: Final = 0.1
+PERSIST_RETRY_MAX_S: Final = 5.0
+# A background task that failed for a reason nobody foresaw starts again after this long.
+TASK_RESTART_S: Final = 1.0
+
+T = TypeVar("T")
 
 
 class Exporter(Protocol):
@@ -54,7 +64,11 @@ class _Counters:
         self.dead_letter = metrics.counter("spanhouse_exporter_dead_letter_spans",
                                            "Spans set aside in the dead-letter file", exporter=exporter)
         self.corrupt = metrics.counter("spanhouse_queue_corrupt_regions",
-                                       "Damaged regions of the queue files skipped on start", exporter=exporter)
+                                       "Damaged regions of the queue files skipped (kept in damaged/)",
+                                       exporter=exporter)
+        self.write_errors = metrics.counter("spanhouse_queue_write_errors",
+                                            "Failed writes of the queue's files (each retried or refused)",
+                                            exporter=exporter)
 
 
 class QueuedExporter:
@@ -65,6 +79,9 @@ class QueuedExporter:
         self._config = queue_config
         self._retry = retry_config
         self._clock = clock
+        self._status = settings.status
+        self._status_name = f"exporter/{settings.component_id}"
+        self._problems: dict[str, str] = {}  # what is degraded now, by where: for the health check
         directory = settings.config_dir / queue_config.directory / settings.component_id.replace("/", "_")
         self.queue = PersistentQueue(directory, queue_config.fsync, queue_config.fsync_interval)
         self._counters = _Counters(None, self._id)
@@ -83,6 +100,7 @@ class QueuedExporter:
         # Orders the writes of `inflight.json` and `committed`: each write must describe the
         # latest state, or a crash could forget a batch that is being inserted.
         self._persist_lock = asyncio.Lock()
+        self._resent_recovered = False
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -96,17 +114,40 @@ class QueuedExporter:
                           reader=lambda: float(self._config.queue_size), exporter=self._id)
             metrics.gauge("spanhouse_exporter_queue_spans", "Spans in the sending queue",
                           reader=lambda: float(self.queue.pending_spans), exporter=self._id)
+            metrics.gauge("spanhouse_exporter_queue_degraded", "1 while the queue cannot write its files",
+                          reader=lambda: float(bool(self._problems)), exporter=self._id)
         recovery = await asyncio.to_thread(self.queue.open)
         self._opened = True
         if recovery.corrupt_regions:
             self._counters.corrupt.add(recovery.corrupt_regions)
-            logger.warning("exporter %s: skipped %d damaged region(s) (%d bytes) of the queue in %s",
-                           self._id, recovery.corrupt_regions, recovery.skipped_bytes, self.queue.directory)
+            logger.warning("exporter %s: skipped %d damaged region(s) (%d bytes) of the queue in %s; copies in "
+                           "its damaged/ directory", self._id, recovery.corrupt_regions, recovery.skipped_bytes,
+                           self.queue.directory)
         if recovery.pending_records:
             logger.info("exporter %s: %d request(s), %d span(s) in the queue from before; exporting them first",
                         self._id, recovery.pending_records, recovery.pending_spans)
         await self.inner.start(host)
+        self._start_dispatcher()
+
+    def _start_dispatcher(self) -> None:
         self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch(), name=f"{self._id} queue")
+        self._dispatcher.add_done_callback(self._dispatcher_done)
+
+    def _dispatcher_done(self, task: asyncio.Task[None]) -> None:
+        """The dispatcher never dies silently: an unforeseen failure is logged, reported, and the
+        dispatcher started again (its state is the queue's, so it picks up where it was)."""
+        if task.cancelled() or self._stopping or task is not self._dispatcher:
+            return
+        error = task.exception()
+        logger.error("exporter %s: the queue dispatcher stopped; starting it again in %.0f s", self._id,
+                     TASK_RESTART_S, exc_info=error)
+        self._set_problem("dispatcher", f"queue dispatcher failed: {type(error).__name__}")
+        asyncio.get_running_loop().call_later(TASK_RESTART_S, self._restart_dispatcher)
+
+    def _restart_dispatcher(self) -> None:
+        if not self._stopping and self._opened:
+            self._set_problem("dispatcher", None)
+            self._start_dispatcher()
 
     async def shutdown(self) -> None:
         if self._dispatcher is not None:
@@ -118,7 +159,7 @@ class QueuedExporter:
                         await self._progress.wait()
             self._stopping = True
             self._dispatcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await self._dispatcher
             self._dispatcher = None
         for worker in list(self._workers):
@@ -151,9 +192,57 @@ class QueuedExporter:
                 f"the sending queue of exporter {self._id} is full ({self.queue.pending_records} requests, "
                 f"{self.queue.pending_spans} spans, {self.queue.pending_bytes} bytes); retry later",
                 FULL_RETRY_AFTER_S)
-        await self.queue.append(payload, spans)
+        try:
+            await self.queue.append(payload, spans)
+        except OSError as error:
+            # The queue is as it was before this request (record_log.append_or_rollback): the
+            # sender is told to retry, and the next request that fits is taken again.
+            self._counters.write_errors.add()
+            self._counters.enqueue_failed.add(spans)
+            reason = f"cannot write to the queue: {os.strerror(error.errno) if error.errno else error}"
+            if "append" not in self._problems:
+                logger.error("exporter %s: %s (%s); refusing requests with 503 until it can", self._id, reason,
+                             self.queue.directory)
+            self._set_problem("append", reason)
+            raise RetryableError(f"exporter {self._id} {reason}; retry later", DISK_RETRY_AFTER_S) from None
+        if "append" in self._problems:
+            logger.warning("exporter %s: the queue takes requests again", self._id)
+            self._set_problem("append", None)
         self._idle.clear()
         self._wake.set()
+
+    def _set_problem(self, where: str, reason: str | None) -> None:
+        if reason is None:
+            if self._problems.pop(where, None) is None:
+                return
+        else:
+            self._problems[where] = reason
+        if self._problems:
+            self._status.report_degraded(self._status_name, "; ".join(sorted(set(self._problems.values()))))
+        else:
+            self._status.report_ok(self._status_name)
+
+    async def _persist(self, what: str, action: Callable[..., T], *args: Any) -> T:
+        """Runs a blocking write of the queue's own files in a thread until it succeeds: an
+        OSError (a full disk, an I/O error) is logged once, reported, and retried with backoff."""
+        delay = PERSIST_RETRY_INITIAL_S
+        while True:
+            try:
+                result = await asyncio.to_thread(action, *args)
+            except OSError as error:
+                self._counters.write_errors.add()
+                reason = f"cannot write the queue's {what}: {os.strerror(error.errno) if error.errno else error}"
+                if self._problems.get(what) != reason:
+                    logger.error("exporter %s: %s (%s); retrying until it can", self._id, reason,
+                                 self.queue.directory)
+                self._set_problem(what, reason)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, PERSIST_RETRY_MAX_S)
+                continue
+            if what in self._problems:
+                logger.warning("exporter %s: the queue's %s is written again", self._id, what)
+                self._set_problem(what, None)
+            return result
 
     def _would_overflow(self, size: int, spans: int) -> bool:
         queue, limit = self.queue, self._config.queue_size
@@ -168,12 +257,9 @@ class QueuedExporter:
     # ---- the read side --------------------------------------------------------------------
 
     async def _dispatch(self) -> None:
-        # Batches that were in flight when the process stopped go first, with their exact ranges.
-        for batch in sorted(self.queue.inflight, key=lambda item: item.first):
-            entries = self.queue.take_range(batch.first, batch.last)
-            if entries:
-                await self._slots.acquire()
-                self._launch(batch, entries)
+        if not self._resent_recovered:
+            await self._resend_recovered()
+            self._resent_recovered = True
         batch_config = self._config.batch
         while not self._stopping:
             if not self.queue.has_pending():
@@ -192,18 +278,41 @@ class QueuedExporter:
                             self._wake.clear()
                             await self._wake.wait()
             await self._slots.acquire()
-            entries = self.queue.take(batch_config.max_size)
-            if not entries:
-                self._slots.release()
-                continue
-            batch = InflightBatch(entries[0].seq, entries[-1].seq)
+            await self._launch_new(self.queue.take(batch_config.max_size))
+
+    async def _resend_recovered(self) -> None:
+        """Batches sent before the restart go first, each with exactly its range and so its token;
+        records before one of them that no batch holds (never sent) go out as new batches."""
+        for batch in self.queue.inflight:
+            while True:
+                await self._slots.acquire()
+                if not await self._launch_new(self.queue.take(self._config.batch.max_size, below=batch.first)):
+                    break
+            entries = self.queue.take_range(batch.first, batch.last)
+            if entries:
+                await self._slots.acquire()
+                self._launch(batch, entries)
+
+    async def _launch_new(self, entries: list[Entry]) -> bool:
+        """Starts a new batch of `entries` (a slot held); False, slot released, when there are none."""
+        if not entries:
+            self._slots.release()
+            return False
+        batch = InflightBatch(entries[0].seq, entries[-1].seq)
+        try:
             # Written before the insert: after a crash, this exact range is re-sent with this token.
             await self._save_inflight(batch)
-            self._launch(batch, entries)
+        except BaseException:
+            self._inflight.pop(batch.first, None)
+            self.queue.untake(entries)
+            self._slots.release()
+            raise
+        self._launch(batch, entries)
+        return True
 
     def _launch(self, batch: InflightBatch, entries: list[Entry]) -> None:
         self._inflight[batch.first] = batch
-        task = asyncio.get_running_loop().create_task(self._export_batch(batch, entries))
+        task = asyncio.get_running_loop().create_task(self._run_batch(batch, entries))
         self._workers.add(task)
         task.add_done_callback(self._worker_done)
 
@@ -211,13 +320,42 @@ class QueuedExporter:
         self._workers.discard(task)
         self._slots.release()
         if not task.cancelled() and task.exception() is not None:
-            logger.error("exporter %s: queue worker failed: %s", self._id, task.exception())
+            logger.error("exporter %s: queue worker failed", self._id, exc_info=task.exception())
         self._wake.set()
 
+    async def _run_batch(self, batch: InflightBatch, entries: list[Entry]) -> None:
+        """A batch is tried until it is stored or set aside: an unforeseen failure is logged,
+        reported and the batch run again (with its token, so nothing is stored twice)."""
+        while True:
+            try:
+                await self._export_batch(batch, entries)
+            except Exception as error:
+                logger.error("exporter %s: batch %d-%d failed unexpectedly; retrying it in %.0f s", self._id,
+                             batch.first, batch.last, TASK_RESTART_S, exc_info=error)
+                self._set_problem("worker", f"queue worker failed: {type(error).__name__}")
+                await asyncio.sleep(TASK_RESTART_S)
+                batch = self._inflight.get(batch.first, batch)
+                continue
+            self._set_problem("worker", None)
+            return
+
+    async def _read_records(self, entries: list[Entry]) -> list[Record]:
+        records = []
+        for entry in entries:
+            record = self.queue.read(entry)
+            if record is None:
+                # Damaged on disk after it was acknowledged: not silently skipped, but nothing
+                # can bring the payload back.
+                self._counters.corrupt.add()
+                copy = await asyncio.to_thread(self.queue.keep_damaged, entry)
+                logger.error("exporter %s: queued request %d (%d spans) no longer reads back from its segment; "
+                             "skipped, its bytes kept as %s", self._id, entry.seq, entry.spans, copy)
+                continue
+            records.append(record)
+        return records
+
     async def _export_batch(self, batch: InflightBatch, entries: list[Entry]) -> None:
-        records = [record for record in (self.queue.read(entry) for entry in entries) if record is not None]
-        if len(records) < len(entries):
-            self._counters.corrupt.add(len(entries) - len(records))
+        records = await self._read_records(entries)
         if records and not batch.split:
             try:
                 # Serialized requests concatenated are one request holding them all: the bytes
@@ -275,7 +413,7 @@ class QueuedExporter:
     async def _save_inflight(self, batch: InflightBatch) -> None:
         async with self._persist_lock:
             self._inflight[batch.first] = batch
-            await asyncio.to_thread(self.queue.save_inflight, list(self._inflight.values()))
+            await self._persist("batches.log", self.queue.record_batch, batch)
 
     async def _advance_commit(self) -> None:
         async with self._persist_lock:
@@ -287,29 +425,17 @@ class QueuedExporter:
                 self._done.discard(first)
             if through is None:
                 return
-            await asyncio.to_thread(self._commit, through, list(self._inflight.values()))
+            await self._persist("commit point", self.queue.commit, through)
         self._progress.set()
         if self.queue.pending_records == 0:
             self._idle.set()
-
-    def _commit(self, through: int, remaining: list[InflightBatch]) -> None:
-        self.queue.commit(through)
-        self.queue.save_inflight(remaining)
 
     async def _dead_letter(self, records: list[Record], error: BaseException) -> None:
         spans = sum(record.spans for record in records)
         self._counters.dead_letter.add(spans)
         logger.error("exporter %s: %d span(s) set aside in the dead-letter file: %s", self._id, spans, error)
-        await asyncio.to_thread(self._write_dead_letter, records, str(error))
-
-    def _write_dead_letter(self, records: list[Record], error: str) -> None:
-        directory: Path = self.queue.directory / "dead-letter"
-        directory.mkdir(exist_ok=True)
-        with open(directory / "records.seg", "ab") as data, open(directory / "errors.jsonl", "ab") as log:
-            for record in records:
-                data.write(encode_record(record.seq, record.payload, record.spans))
-                log.write(orjson.dumps({"seq": record.seq, "spans": record.spans, "error": error,
-                                        "at": time.time()}) + b"\n")
+        await self._persist("dead letter", write_dead_letter, self.queue.directory / "dead-letter", records,
+                            str(error))
 
 
 def queued(settings: CreateSettings, queue_config: SendingQueueConfig, retry_config: RetryConfig,

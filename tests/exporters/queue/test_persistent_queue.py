@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
+import pytest
+
 from exporters.queue.persistent_queue import InflightBatch, PersistentQueue
+from exporters.queue.record_log import encode_record, segment_path
 
 
 async def filled(directory: Path, count: int, segment_bytes: int = 1 << 20) -> PersistentQueue:
@@ -25,7 +29,7 @@ async def test_append_take_commit_reopen(tmp_path: Path) -> None:
     assert record is not None and record.payload == b"request 0" * 10
     queue.commit(2)
     assert (queue.pending_records, queue.pending_spans) == (3, 6)
-    queue.save_inflight([InflightBatch(3, 4)])
+    queue.record_batch(InflightBatch(3, 4))
     queue.close()
 
     reopened = PersistentQueue(tmp_path)
@@ -83,3 +87,38 @@ async def test_concurrent_appends_across_segment_rolls_get_distinct_sequence_num
     assert (recovery.pending_records, recovery.corrupt_regions) == (200, 0)
     assert [entry.seq for entry in reopened.take(max_spans=0, max_records=1000)] == list(range(1, 201))
     reopened.close()
+
+
+async def test_a_damaged_region_is_logged_with_its_offsets_counted_and_kept_aside(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    queue = await filled(tmp_path, 10)
+    queue.close()
+    segment = next(tmp_path.glob("*.seg"))
+    data = bytearray(segment.read_bytes())
+    record_bytes = len(data) // 10
+    data[record_bytes * 3 + 40] ^= 0xFF  # inside the fourth record
+    segment.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING):
+        reopened = PersistentQueue(tmp_path)
+        recovery = reopened.open()
+    assert (recovery.corrupt_regions, recovery.pending_records) == (1, 9)
+    start, end = record_bytes * 3, record_bytes * 4
+    kept = tmp_path / "damaged" / f"{segment.name}-{start}.bin"
+    assert kept.read_bytes() == bytes(data[start:end])
+    assert any(segment.name in record.getMessage() and f"{start}-{end}" in record.getMessage()
+               for record in caplog.records)
+    reopened.close()
+
+
+async def test_a_sealed_segment_tail_from_a_refused_append_is_not_damage(tmp_path: Path) -> None:
+    # What a failed append whose cut-back also failed leaves: torn bytes at the end of a segment,
+    # and the same sequence number starting the next one.
+    first = b"".join(encode_record(seq, b"a" * 50, 1) for seq in (1, 2, 3))
+    segment_path(tmp_path, 1).write_bytes(first + encode_record(4, b"lost" * 30, 1)[:70])
+    segment_path(tmp_path, 4).write_bytes(b"".join(encode_record(seq, b"b" * 50, 1) for seq in (4, 5)))
+    queue = PersistentQueue(tmp_path)
+    recovery = queue.open()
+    assert (recovery.corrupt_regions, recovery.pending_records) == (0, 5)
+    assert segment_path(tmp_path, 1).stat().st_size == len(first)
+    assert [entry.seq for entry in queue.take(max_spans=0)] == [1, 2, 3, 4, 5]
+    queue.close()
