@@ -29,7 +29,7 @@ from exporters.clickhouse.conversion import Converter
 from exporters.clickhouse.errors import classify_insert_error, is_connection_failure
 from exporters.clickhouse.faults import FaultInjector
 from exporters.clickhouse.native import NativeInsert
-from exporters.clickhouse.read_only import readonly_refusal, readonly_statement
+from exporters.clickhouse.read_only import read_settings, readonly_refusal, readonly_statement
 from exporters.clickhouse.schema import TEXT_INDEX_SETTINGS, schema_statements, supports_text_index
 
 logger = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ class _Connection:
     client: Client
     server_version: str
     insert_settings: dict[str, Any]
+    read_settings: dict[str, Any]
 
 
 class ClickHouseExporter:
@@ -250,11 +251,11 @@ class ClickHouseExporter:
         connection = self._connection
         if connection is None:
             raise ConnectionError(self._unavailable_reason())
-        settings: dict[str, Any] = {}
+        settings = dict(connection.read_settings)
         with self._client_guard():
             if readonly:
                 sql = readonly_statement(connection.client, sql)
-                settings["readonly"] = 1
+                settings["readonly"] = 1  # last: after it, no setting could change
             try:
                 result = connection.client.query(sql, parameters=parameters, settings=settings)
             except Exception as error:
@@ -332,11 +333,12 @@ class ClickHouseExporter:
             if self._config.create_schema:
                 self._create_schema(client, version)
             settings = self._insert_settings(client)
+            reads = read_settings(client)
         except BaseException:
             self._close_client(client)
             raise
         logger.debug("exporter %s: ClickHouse %s at %s ready", self._component_id, version, self._endpoint)
-        return _Connection(client, version, settings)
+        return _Connection(client, version, settings, reads)
 
     def _open_client(self) -> Client:
         if self._config.is_embedded:

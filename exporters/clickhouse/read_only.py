@@ -1,11 +1,12 @@
-"""What `query(readonly=True)` checks before a statement runs: ClickHouse's own parser makes
-it exactly one statement, of a reading kind, writing no file; the engine's readonly=1 does the rest."""
+"""What `query(readonly=True)` checks before a statement runs (ClickHouse's own parser makes it
+exactly one statement, of a reading kind, writing no file; readonly=1 does the rest), and the
+settings every read runs with."""
 
 from __future__ import annotations
 
 import itertools
 import re
-from typing import Final
+from typing import Any, Final
 
 from clickhouse_connect.driver.client import Client
 
@@ -28,6 +29,14 @@ _LEGACY_READ_ONLY: Final = re.compile(
     r"^\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*\(*\s*(SELECT|WITH|SHOW|DESCRIBE|DESC|EXPLAIN|EXISTS)\b",
     re.IGNORECASE | re.DOTALL)
 _LEGACY_INSERT: Final = re.compile(r"\bINSERT\s+INTO\b", re.IGNORECASE)
+
+
+# ClickHouse 26.x answers a text-index filter (hasAll on SpanAttributeItems) from the index
+# itself when it can, and fails ("arrayMap must be a function", code 43) on a table whose parts
+# mix merged ones, which have the index, and fresh ones, which do not because skip indexes are
+# built by merges (materialize_skip_indexes_on_insert=0): the state of a table in normal use.
+# Off, the index still skips granules and the column is read for the rest.
+TEXT_INDEX_DIRECT_READ: Final = "query_plan_direct_read_from_text_index"
 
 
 class ReadOnlyError(PermissionError):
@@ -65,6 +74,13 @@ def readonly_statement(client: Client, sql: str) -> str:
         raise ReadOnlyError("writes are not allowed: spanhouse sql is read-only, and INTO OUTFILE "
                             "writes a file (print the result with --format instead)")
     return formatted
+
+
+def read_settings(client: Client) -> dict[str, Any]:
+    """The settings every read runs with, among those this server knows."""
+    known = client.query("SELECT count() FROM system.settings WHERE name = {name:String}",
+                         parameters={"name": TEXT_INDEX_DIRECT_READ}).result_rows[0][0]
+    return {TEXT_INDEX_DIRECT_READ: 0} if known else {}
 
 
 def readonly_refusal(error: BaseException) -> ReadOnlyError | None:
