@@ -21,7 +21,7 @@ from clickhouse_connect.driver.client import Client
 
 from collector.component import CreateSettings, Host, Traces, span_count
 from collector.errors import PipelineError, RetryableError
-from collector.sql import QueryServer, socket_path_for
+from collector.sql import QueryServer, SocketSecurityError, socket_path_for
 from collector.telemetry.metrics import Counter
 from exporters.clickhouse.columns import COLUMN_NAMES
 from exporters.clickhouse.config import EMBEDDED_PREFIX, ClickHouseConfig, resolve_endpoint
@@ -131,8 +131,14 @@ class ClickHouseExporter:
             return
         if self._config.is_embedded:
             # Only this process can open the embedded path now; `spanhouse sql` asks us.
-            self._query_server = QueryServer(socket_path_for(self.embedded_path), self._query_for_cli)
-            await self._query_server.start()
+            server = QueryServer(socket_path_for(self.embedded_path), self._query_for_cli)
+            try:
+                await server.start()
+            except SocketSecurityError as error:  # spans still flow; the command says why it cannot ask
+                logger.error("exporter %s: `spanhouse sql` cannot reach this collector: %s",
+                             self._component_id, error)
+                return
+            self._query_server = server
 
     @property
     def embedded_path(self) -> Path:

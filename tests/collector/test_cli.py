@@ -102,6 +102,15 @@ def test_run_store_sigterm_then_sql(tmp_path: Path) -> None:
         result = spanhouse("sql", "DROP TABLE otel.otel_traces", "--config", str(config_path))
         assert result.returncode == 1
         assert "read-only" in result.stderr.lower()
+        # One statement per call, and what is wrong said plainly; the channel stays clean after.
+        result = spanhouse("sql", "SELECT 1; DROP TABLE otel.otel_traces", "--config", str(config_path))
+        assert result.returncode == 1
+        assert result.stderr.startswith("spanhouse sql: only one statement per call"), result.stderr
+        result = spanhouse("sql", "SELEC 1", "--config", str(config_path))
+        assert result.returncode == 1
+        assert result.stderr.startswith("spanhouse sql: syntax error: failed at position 7"), result.stderr
+        result = spanhouse("sql", "SELECT 42 AS x", "--config", str(config_path), "--format", "csv")
+        assert (result.returncode, result.stdout) == (0, "x\n42\n"), result.stderr
         with urllib.request.urlopen(f"http://127.0.0.1:{ports['metrics']}/metrics", timeout=5) as response:
             metrics = response.read().decode()
         for name in ("otelcol_receiver_accepted_spans", "otelcol_exporter_sent_spans",
@@ -123,6 +132,10 @@ def test_run_store_sigterm_then_sql(tmp_path: Path) -> None:
                        "--format", "csv")
     assert result.returncode == 0, result.stderr
     assert result.stdout == "spans\n1\n"
+    result = spanhouse("sql", "SELECT 1; INSERT INTO otel.otel_traces (SpanName) VALUES ('forged')", "--config",
+                       str(config_path))
+    assert result.returncode == 1
+    assert result.stderr.startswith("spanhouse sql: only one statement per call"), result.stderr
     result = spanhouse("sql", "SELECT count() AS spans FROM otel.otel_traces", "--config", str(config_path))
     assert result.stdout.splitlines()[0].strip() == "spans"
 

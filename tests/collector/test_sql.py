@@ -26,7 +26,7 @@ from collector.sql import (
     socket_path_for,
 )
 from tests.conftest import Collector, StartCollector
-from tests.read.collector_setup import request, start_read_collector, store_known_traces
+from tests.read.collector_setup import READ_CONFIG, request, start_read_collector, store_known_traces
 
 SECOND_NS: Final = 1_000_000_000
 BASE_NS: Final = 1_705_312_800 * SECOND_NS
@@ -237,3 +237,23 @@ async def test_private_directory_taken_by_another_user_is_refused(tmp_path: Path
     socket_path.parent.chmod(0o777)
     with pytest.raises(SocketSecurityError, match="mode drwxrwxrwx"):
         query_running_collector(socket_path, "SELECT 1")
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="gives a directory to another uid")
+async def test_collector_runs_on_when_the_private_directory_is_taken(
+        start_collector: StartCollector, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    temp_dir = tmp_path / "tmp"
+    temp_dir.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp_dir))
+    taken = private_socket_dir()
+    taken.mkdir(mode=0o700)
+    os.chown(taken, NOBODY_UID, NOBODY_UID)
+    long_path = "d" * 120
+    (tmp_path / long_path).mkdir()
+    running = await start_collector(READ_CONFIG.replace("chdb://{dir}/clickhouse", f"chdb://{{dir}}/{long_path}/clickhouse"))
+    await store_known_traces(running, BASE_NS)
+    assert await services(running) == SERVICES  # the spans flow and read back
+    socket_path = socket_path_for(tmp_path / long_path / "clickhouse")
+    assert socket_path.parent == taken and not socket_path.exists()
+    with pytest.raises(SocketSecurityError, match="is not a private directory"):
+        await asyncio.to_thread(query_running_collector, socket_path, "SELECT 1")
