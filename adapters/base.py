@@ -16,6 +16,7 @@ from collector.component import Traces
 from collector.config.types import ADDRESS, BYTE_SIZE, DURATION
 from collector.receivers.limits import InputLimits
 from collector.receivers.rate_limit import RateLimitConfig
+from collector.receivers.retry_dedup import RetryDedupConfig
 from collector.tls import TlsConfig
 
 # Same default body limit as the OTLP receiver (16 MiB, before and after decompression).
@@ -183,10 +184,14 @@ class AdapterReceiverConfig:
         "description": "Serve HTTPS (mutual TLS with client_ca_file); off by default."})
     limits: InputLimits = field(default_factory=InputLimits, metadata={
         "description": "Limits on every request and connection (docs/security.md)."})
+    retry_dedup: RetryDedupConfig = field(default_factory=RetryDedupConfig, metadata={
+        "description": "A request re-sent unchanged by the same tenant within the window is answered as "
+                       "the first time and stored once (docs/retries.md); span routes only."})
 
     def validate(self) -> list[tuple[str, str]]:
         problems = [(f"rate_limit.{key}", message) for key, message in self.rate_limit.validate()]
         problems += [(f"limits.{key}", message) for key, message in self.limits.validate()]
+        problems += [(f"retry_dedup.{key}", message) for key, message in self.retry_dedup.validate()]
         if self.max_request_body_size <= 0:
             return [("max_request_body_size", "must be greater than 0"), *problems]
         return problems

@@ -38,6 +38,7 @@ from collector.receivers.limits import check_json_depth
 from collector.receivers.listener import ListenerSettings
 from collector.receivers.otlp.http import OtlpHttpHandler
 from collector.receivers.rate_limit import TokenBucketLimiter
+from collector.receivers.retry_dedup import RetryDedup, keyed_headers, request_key
 from collector.receivers.state_store import StateStore
 from collector.receivers.telemetry import ReceiverCounters
 from collector.tls import server_ssl_context
@@ -71,6 +72,7 @@ class AdapterReceiver:
         # Exclusive state keys of the requests being stored, each with a future done once its
         # request is (see _serve and StateWrite.exclusive).
         self._claims: dict[tuple[str, str], asyncio.Future[None]] = {}
+        self._retries = RetryDedup(config.retry_dedup, None, settings.component_id)
 
     async def start(self, host: Host) -> None:
         self._host = host
@@ -78,6 +80,7 @@ class AdapterReceiver:
         self._state.open()
         limits = self._config.limits
         self._guard = RequestGuard.create(host, limits, self._settings.component_id)
+        self._retries = RetryDedup(self._config.retry_dedup, host.telemetry, self._settings.component_id)
         tls = self._config.tls
         listener = ListenerSettings(server_ssl_context(tls, self._settings.config_dir) if tls else None,
                                     limits.header_read_timeout, limits.max_connections)
@@ -113,7 +116,8 @@ class AdapterReceiver:
         # its headers before the handler returns, so it gets them up front.
         if isinstance(route, OtlpRoute):
             # The otlp receiver's own handler, answering in OTLP's shape.
-            otlp = OtlpHttpHandler(self._next, self._config.max_request_body_size, self._counters, self._guard)
+            otlp = OtlpHttpHandler(self._next, self._config.max_request_body_size, self._counters, self._guard,
+                                   self._retries)
 
             async def serve(request: web.Request, headers: dict[str, str]) -> web.StreamResponse:
                 return await otlp.handle(request)
@@ -220,6 +224,7 @@ class AdapterReceiver:
 
     async def _serve(self, route: Route, request: web.Request) -> web.Response:
         body: Any = None
+        raw = b""
         if route.json_body:
             try:
                 raw = await read_decoded_body(request, self._config.max_request_body_size,
@@ -228,6 +233,14 @@ class AdapterReceiver:
                 check_json_depth(body, self._config.limits.max_json_depth)
             except PipelineError as error:
                 return self._error(error)
+        if not self._retries.enabled:
+            return await self._translate(route, request, body)
+        # A client's retry of a stored request is answered as the first time (docs/retries.md).
+        key = request_key(_principal(request).tenant, f"{request.method} {request.path_qs}", raw,
+                          keyed_headers(request.headers.items()))
+        return await self._retries.once_http(key, lambda: self._translate(route, request, body))
+
+    async def _translate(self, route: Route, request: web.Request, body: Any) -> web.Response:
         adapter_request = self._adapter_request(request, body, route.json_body)
         while True:
             try:

@@ -7,6 +7,7 @@ from typing import Annotated, Final
 
 from collector.config.types import ADDRESS, BYTE_SIZE
 from collector.receivers.limits import InputLimits
+from collector.receivers.retry_dedup import RetryDedupConfig
 from collector.tls import TlsConfig
 
 DEFAULT_GRPC_ENDPOINT: Final = "127.0.0.1:4317"
@@ -67,9 +68,13 @@ class OtlpReceiverConfig:
         "description": "The transports to serve; at least one."})
     limits: InputLimits = field(default_factory=InputLimits, metadata={
         "description": "Limits on every request and connection (docs/security.md)."})
+    retry_dedup: RetryDedupConfig = field(default_factory=RetryDedupConfig, metadata={
+        "description": "A request re-sent unchanged by the same tenant within the window is answered as "
+                       "the first time and stored once (docs/retries.md)."})
 
     def validate(self) -> list[tuple[str, str]]:
         problems = [(f"limits.{key}", message) for key, message in self.limits.validate()]
+        problems += [(f"retry_dedup.{key}", message) for key, message in self.retry_dedup.validate()]
         # The loader calls validate() on the component config only, so nested ones are called here.
         for name, protocol in (("grpc", self.protocols.grpc), ("http", self.protocols.http)):
             if protocol is not None:

@@ -13,6 +13,7 @@ from collector.receivers.listener import ListenerSettings
 from collector.receivers.otlp.config import OtlpReceiverConfig
 from collector.receivers.otlp.grpc import GrpcServer, TraceService
 from collector.receivers.otlp.http import OtlpHttpHandler, not_traces_handler
+from collector.receivers.retry_dedup import RetryDedup
 from collector.receivers.telemetry import ReceiverCounters
 from collector.tls import grpc_server_credentials, server_ssl_context
 
@@ -31,11 +32,13 @@ class OtlpReceiver:
         protocols = self._config.protocols
         limits = self._config.limits
         config_dir = self._settings.config_dir
+        # One window for both transports: keys name the route, so they never meet.
+        retries = RetryDedup(self._config.retry_dedup, host.telemetry, name)
         if protocols.http is not None:
             http = protocols.http
             handler = OtlpHttpHandler(self._next, http.max_request_body_size,
                                       ReceiverCounters.create(host.telemetry, name, "http"),
-                                      RequestGuard.create(host, limits, name))
+                                      RequestGuard.create(host, limits, name), retries)
             listener = ListenerSettings(server_ssl_context(http.tls, config_dir) if http.tls else None,
                                         limits.header_read_timeout, limits.max_connections)
             host.http_servers.add_route(http.endpoint, "POST", http.traces_url_path, handler.handle, name, listener)
@@ -45,7 +48,7 @@ class OtlpReceiver:
         if protocols.grpc is not None:
             grpc_config = protocols.grpc
             service = TraceService(self._next, ReceiverCounters.create(host.telemetry, name, "grpc"),
-                                   RequestGuard.create(host, limits, name))
+                                   RequestGuard.create(host, limits, name), retries)
             credentials = grpc_server_credentials(grpc_config.tls, config_dir) if grpc_config.tls else None
             self._grpc = GrpcServer(grpc_config.endpoint, grpc_config.max_recv_msg_size_mib, service,
                                     credentials, limits)

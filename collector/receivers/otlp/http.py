@@ -11,10 +11,12 @@ from aiohttp import web
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
+from collector.auth.authenticator import Principal
 from collector.component import Consumer, Traces, span_count
 from collector.errors import PermanentError, UnsupportedMediaTypeError, classify
 from collector.receivers.body import read_decoded_body
 from collector.receivers.guard import RequestGuard
+from collector.receivers.retry_dedup import RetryDedup, request_key
 from collector.receivers.telemetry import ReceiverCounters
 from proto.otlp_json import SpanDefects, decode_traces_keeping_valid_spans, encode_message_json
 from proto.status import encode_status
@@ -27,11 +29,12 @@ GRPC_CODE_BY_HTTP: Final = {400: 3, 401: 16, 403: 7, 404: 5, 408: 4, 413: 8, 415
 
 class OtlpHttpHandler:
     def __init__(self, consumer: Consumer, max_body_bytes: int, counters: ReceiverCounters,
-                 guard: RequestGuard | None = None) -> None:
+                 guard: RequestGuard | None = None, retries: RetryDedup | None = None) -> None:
         self._consumer = consumer
         self._max_body_bytes = max_body_bytes
         self._counters = counters
         self._guard = guard or RequestGuard.open()
+        self._retries = retries
 
     async def handle(self, request: web.Request) -> web.Response:
         content_type = request.content_type
@@ -45,6 +48,17 @@ class OtlpHttpHandler:
                 f'unsupported content type "{content_type}": send {PROTOBUF} or {JSON}'))
         try:
             body = await read_decoded_body(request, self._max_body_bytes, self._guard.limits.body_read_timeout)
+        except Exception as error:
+            return error_response(content_type, error)
+        retries = self._retries
+        if retries is None or not retries.enabled:
+            return await self._store(body, content_type, principal)
+        # The decoded body: a retry sent gzip'd after an identity attempt is the same request.
+        key = request_key(principal.tenant, request.path, body, (content_type,))
+        return await retries.once_http(key, lambda: self._store(body, content_type, principal))
+
+    async def _store(self, body: bytes, content_type: str, principal: Principal) -> web.Response:
+        try:
             traces, defects = decode(body, content_type)
         except Exception as error:
             return error_response(content_type, error)

@@ -1,0 +1,193 @@
+"""Recognising a client's retry: a request re-sent unchanged by the same tenant within a window
+is answered with the first one's success answer and not stored again (docs/retries.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Annotated, Final
+
+from aiohttp import web
+
+from collector.config.types import BYTE_SIZE, DURATION
+from collector.telemetry.metrics import Counter, Metrics
+
+DEFAULT_WINDOW_S: Final = 600.0
+DEFAULT_MAX_ENTRIES: Final = 100_000
+# OTLP answers are a few bytes; a vendor's success answer is small JSON. A larger one is not
+# remembered (its repeat is processed again), so that the window's memory stays bounded.
+DEFAULT_MAX_ANSWER_BYTES: Final = 4096
+# Headers left out of a vendor request's key: transport details a client may change between
+# two attempts of the same request, and the credential (the tenant is in the key instead).
+UNKEYED_HEADERS: Final = frozenset({
+    "authorization", "content-length", "content-encoding", "transfer-encoding", "accept", "accept-encoding",
+    "connection", "keep-alive", "host", "user-agent", "date", "te", "expect", "traceparent", "tracestate",
+    "baggage", "x-request-id", "x-forwarded-for", "x-real-ip"})
+# Headers of an answer that aiohttp writes itself when it is sent again.
+_UNSTORED_ANSWER_HEADERS: Final = frozenset({"content-length", "date", "server", "transfer-encoding"})
+MAX_SHARED_HEADER_SETS: Final = 1024
+_SHARED_HEADERS: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class RetryDedupConfig:
+    """`retry_dedup:` of a receiver. A window of 0 turns it off."""
+
+    window: Annotated[float, DURATION] = field(default=DEFAULT_WINDOW_S, metadata={
+        "description": "How long after its success a request re-sent unchanged by the same tenant is "
+                       "recognised, answered as the first time and not stored again; 0 turns this off."})
+    max_entries: int = field(default=DEFAULT_MAX_ENTRIES, metadata={
+        "description": "Requests remembered at most (about 320 bytes each plus the answer body); past it the oldest "
+                       "are forgotten."})
+    max_answer_size: Annotated[int, BYTE_SIZE] = field(default=DEFAULT_MAX_ANSWER_BYTES, metadata={
+        "description": "Largest success answer remembered; a request with a larger answer is not recognised."})
+
+    @property
+    def enabled(self) -> bool:
+        return self.window > 0 and self.max_entries > 0
+
+    def validate(self) -> list[tuple[str, str]]:
+        problems: list[tuple[str, str]] = []
+        if not math.isfinite(self.window) or self.window < 0:
+            problems.append(("window", "must be 0 (off) or a positive duration"))
+        if self.max_entries < 0:
+            problems.append(("max_entries", "must be 0 (off) or greater"))
+        if self.max_answer_size < 0:
+            problems.append(("max_answer_size", "must be 0 or greater"))
+        return problems
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A success answer as it was sent, to send again; `keep` False: not to be remembered."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+    keep: bool = True
+
+    @classmethod
+    def of(cls, response: web.Response) -> Answer:
+        body = b"" if response.body is None else response.body
+        if not isinstance(body, bytes):  # a streamed or file payload is not replayed
+            return cls(response.status, b"", keep=False)
+        headers = tuple((name, value) for name, value in response.headers.items()
+                        if name.lower() not in _UNSTORED_ANSWER_HEADERS)
+        # Answers of a route carry the same few headers: one copy of them for all (~120 bytes each).
+        if len(_SHARED_HEADERS) < MAX_SHARED_HEADER_SETS:
+            headers = _SHARED_HEADERS.setdefault(headers, headers)
+        return cls(response.status, body, headers)
+
+    def response(self) -> web.Response:
+        return web.Response(status=self.status, body=self.body, headers=self.headers)
+
+
+def request_key(tenant: str, route: str, body: bytes, extra: Iterable[str] = ()) -> bytes:
+    """SHA-256 of the tenant, the route, `extra` (a content type, keyed headers) and the decoded
+    body: 32 bytes, ~0.6 ms per MiB of body (measured). Parts are length-prefixed, so no two
+    different requests share their bytes."""
+    digest = hashlib.sha256()
+    for part in (tenant, route, *extra):
+        encoded = part.encode("utf-8", "surrogateescape")
+        digest.update(len(encoded).to_bytes(4, "big"))
+        digest.update(encoded)
+    digest.update(body)
+    return digest.digest()
+
+
+def keyed_headers(headers: Iterable[tuple[str, str]]) -> list[str]:
+    """The headers of a vendor request that belong in its key (an Idempotency-Key, a signature):
+    all but UNKEYED_HEADERS, by name, as `name: value` strings."""
+    return sorted(f"{name.lower()}: {value}" for name, value in headers if name.lower() not in UNKEYED_HEADERS)
+
+
+class RetryDedup:
+    """One receiver's window of recent success answers by request key, with the requests of
+    unknown outcome being processed. Runs on the event loop; not thread-safe."""
+
+    def __init__(self, config: RetryDedupConfig, metrics: Metrics | None = None, receiver: str = "",
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._config = config
+        self._clock = clock
+        # key -> (expiry on `clock`, answer), in insertion order, which is expiry order.
+        self._answers: OrderedDict[bytes, tuple[float, Answer]] = OrderedDict()
+        self._in_flight: dict[bytes, asyncio.Future[None]] = {}
+        self.repeats = Counter() if metrics is None else metrics.counter(
+            "spanhouse_receiver_repeated_requests",
+            "Requests recognised as a retry of one already stored, answered without storing them again",
+            receiver=receiver)
+
+    @property
+    def enabled(self) -> bool:
+        return self._config.enabled
+
+    def __len__(self) -> int:
+        return len(self._answers)
+
+    async def once(self, key: bytes | None, produce: Callable[[], Awaitable[Answer]]) -> Answer:
+        """The answer of `produce`, unless a request with `key` succeeded within the window: then
+        its answer. While one is being processed, a repeat waits for its outcome: its success
+        answer, or, when it failed, the repeat is processed itself. None: no deduplication."""
+        if key is None or not self._config.enabled:
+            return await produce()
+        while True:
+            remembered = self._remembered(key)
+            if remembered is not None:
+                self.repeats.add(1)
+                return remembered
+            pending = self._in_flight.get(key)
+            if pending is None:
+                break
+            await asyncio.wait((pending,))  # not `await pending`: a cancelled waiter must not cancel it
+        # Checked and claimed in one step of the loop (no await between): one request at a time.
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._in_flight[key] = done
+        try:
+            answer = await produce()
+            # Only a success is remembered: a refused request (429/503) that is retried must run.
+            if answer.keep and 200 <= answer.status < 300 and len(answer.body) <= self._config.max_answer_size:
+                self._remember(key, answer)
+            return answer
+        finally:
+            del self._in_flight[key]
+            done.set_result(None)
+
+    async def once_http(self, key: bytes | None, produce: Callable[[], Awaitable[web.Response]]) -> web.Response:
+        """`once` for an aiohttp handler: the first answer is sent as produced, a repeat gets a copy."""
+        if key is None or not self._config.enabled:
+            return await produce()
+        produced: list[web.Response] = []
+
+        async def produce_answer() -> Answer:
+            response = await produce()
+            produced.append(response)
+            return Answer.of(response)
+        answer = await self.once(key, produce_answer)
+        return produced[0] if produced else answer.response()
+
+    def _remembered(self, key: bytes) -> Answer | None:
+        entry = self._answers.get(key)
+        if entry is None:
+            return None
+        expires_at, answer = entry
+        if expires_at <= self._clock():
+            del self._answers[key]
+            return None
+        return answer
+
+    def _remember(self, key: bytes, answer: Answer) -> None:
+        now = self._clock()
+        answers = self._answers
+        answers.pop(key, None)
+        answers[key] = (now + self._config.window, answer)
+        # The oldest entries expire first: drop them, and any beyond the bound.
+        while answers:
+            oldest_key, (expires_at, _) = next(iter(answers.items()))
+            if expires_at > now and len(answers) <= self._config.max_entries:
+                break
+            del answers[oldest_key]
