@@ -31,11 +31,12 @@ _LEGACY_READ_ONLY: Final = re.compile(
 _LEGACY_INSERT: Final = re.compile(r"\bINSERT\s+INTO\b", re.IGNORECASE)
 
 
-# ClickHouse 26.x answers a text-index filter (hasAll on SpanAttributeItems) from the index
-# itself when it can, and fails ("arrayMap must be a function", code 43) on a table whose parts
-# mix merged ones, which have the index, and fresh ones, which do not because skip indexes are
-# built by merges (materialize_skip_indexes_on_insert=0): the state of a table in normal use.
-# Off, the index still skips granules and the column is read for the rest.
+# ClickHouse 26.x answers a filter on an indexed ALIAS column (SpanAttributeItems,
+# ResourceAttributeItems: has/hasAll for attribute equality) from the text index itself, and
+# fails ("arrayMap must be a function", code 43) once merged parts, which have the index, and
+# fresh ones, which do not (skip indexes are built by merges), are read together: the state of a
+# table in normal use. Off, the index still skips granules and the rest is read from the column
+# (bench/RESULTS.md, "Reads on any mix of parts", has the cost).
 TEXT_INDEX_DIRECT_READ: Final = "query_plan_direct_read_from_text_index"
 
 
