@@ -26,11 +26,14 @@ def _load(path: str) -> ServiceConfig:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from collector.receivers.fd_budget import raise_open_file_limit
     from collector.service import Service
 
     config = _load(args.config)
     configure_logging(config.telemetry.logs_level)
-    logger.info("spanhouse %s starting with %s", __version__, args.config)
+    # Before anything opens a file: the listeners' caps are computed from the raised limit.
+    soft, hard = raise_open_file_limit()
+    logger.info("spanhouse %s starting with %s (open-file limit %d, hard %d)", __version__, args.config, soft, hard)
     service = Service(config)
     try:
         return asyncio.run(service.run())

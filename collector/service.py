@@ -9,7 +9,7 @@ import asyncio
 import gc
 import logging
 import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from collector.auth import Authenticator
@@ -17,10 +17,12 @@ from collector.auth.exposure import warn_if_exposed_without_auth
 from collector.component import Consumer, CreateSettings
 from collector.config.model import ComponentConfig, ServiceConfig
 from collector.fanout import fan_out
+from collector.receivers.fd_budget import UNLIMITED, ConnectionBudget
 from collector.receivers.guard import TokenRateLimits
 from collector.receivers.http_host import HttpServers
 from collector.status import StatusBoard
 from collector.telemetry.metrics import Metrics, register_process_metrics
+from collector.telemetry.server import DEFAULT_SETTINGS as METRICS_LISTENER
 from collector.telemetry.server import MetricsServer
 
 logger = logging.getLogger(__name__)
@@ -38,6 +40,8 @@ class RunningHost:
     # Checks bearer tokens for every receiver and read route (collector.auth.authenticate).
     auth: Authenticator = field(default_factory=lambda: Authenticator(None))
     token_rate_limits: TokenRateLimits = field(default_factory=TokenRateLimits)
+    # How many connections each listener may hold (collector.receivers.fd_budget).
+    connection_budget: ConnectionBudget = UNLIMITED
 
     def clickhouse(self) -> Any:
         """The first ClickHouse exporter of the service (behind its queue), for the receivers
@@ -106,13 +110,18 @@ class Service:
             return
         self._started = True
         register_process_metrics(self.metrics)
-        host = self.host = RunningHost(self.metrics, auth=Authenticator(self.config.auth))
+        budget = ConnectionBudget.measure(_listener_count(self.config))
+        logger.info("connections: %s", budget.describe())
+        host = self.host = RunningHost(self.metrics, HttpServers(budget), auth=Authenticator(self.config.auth),
+                                       connection_budget=budget)
         warn_if_exposed_without_auth(self.config)
         self._build()
         host.exporters = dict(self._exporters)
         telemetry = self.config.telemetry
         if telemetry.metrics_enabled:
-            self._metrics_server = MetricsServer(telemetry.metrics_address, self.metrics)
+            metrics_settings = replace(METRICS_LISTENER, max_connections=budget.cap(METRICS_LISTENER.max_connections))
+            self._metrics_server = MetricsServer(telemetry.metrics_address, self.metrics, metrics_settings,
+                                                 budget.backlog)
             await self._metrics_server.start()
         for component in [*self._extensions, *self._exporters.values(), *self._processors,
                           *self._receivers.values()]:
@@ -179,3 +188,12 @@ class Service:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(signum)
         return code
+
+
+def _listener_count(config: ServiceConfig) -> int:
+    """Distinct addresses the service listens on: every receiver's and extension's, and metrics."""
+    addresses = {config.telemetry.metrics_address} if config.telemetry.metrics_enabled else set()
+    for components in (config.receivers, config.extensions):
+        for component in components.values():
+            addresses.update(endpoint.address for endpoint in component.factory.endpoints(component.config))
+    return len(addresses)

@@ -9,7 +9,10 @@ from typing import Annotated, Any, Final
 from aiohttp import web
 
 from collector.component import CreateSettings, Endpoint, Factory, Host, Kind
-from collector.config.types import ADDRESS, split_address
+from collector.config.types import ADDRESS
+from collector.receivers.fd_budget import budget_of
+from collector.receivers.limits import ListenerLimits, small_listener_limits
+from collector.receivers.listener import Listener, ListenerSettings, open_listener
 
 DEFAULT_ENDPOINT: Final = "127.0.0.1:13133"
 
@@ -19,11 +22,14 @@ class HealthCheckConfig:
     endpoint: Annotated[str, ADDRESS] = field(default=DEFAULT_ENDPOINT, metadata={
         "description": "host:port of the health endpoint."})
     path: str = field(default="/", metadata={"description": "Path that answers the health check."})
+    limits: ListenerLimits = field(default_factory=small_listener_limits, metadata={
+        "description": "Connection limits of the listener (docs/security.md)."})
 
     def validate(self) -> list[tuple[str, str]]:
+        problems = [(f"limits.{key}", message) for key, message in self.limits.validate()]
         if not self.path.startswith("/"):
-            return [("path", 'must start with "/"')]
-        return []
+            problems.append(("path", 'must start with "/"'))
+        return problems
 
 
 class HealthCheck:
@@ -31,17 +37,16 @@ class HealthCheck:
         self._config = config
         self._status = settings.status
         self._host: Host | None = None
-        self._runner: web.AppRunner | None = None
+        self._listener: Listener | None = None
 
     async def start(self, host: Host) -> None:
         self._host = host
         app = web.Application()
         app.router.add_get(self._config.path, self._handle)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await runner.setup()
-        address, port = split_address(self._config.endpoint)
-        await web.TCPSite(runner, address, port, reuse_address=True).start()
-        self._runner = runner
+        limits, budget = self._config.limits, budget_of(host)
+        settings = ListenerSettings(None, limits.header_read_timeout, budget.cap(limits.max_connections),
+                                    limits.body_read_timeout)
+        self._listener = await open_listener(app, self._config.endpoint, settings, "health_check", budget.backlog)
 
     async def _handle(self, request: web.Request) -> web.Response:
         ready = bool(self._host is not None and getattr(self._host, "ready", False))
@@ -57,9 +62,9 @@ class HealthCheck:
         return web.json_response({"status": "Server available"})
 
     async def shutdown(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._listener is not None:
+            await self._listener.close()
+            self._listener = None
 
 
 def _endpoints(config: HealthCheckConfig) -> list[Endpoint]:

@@ -83,7 +83,7 @@ class AdapterReceiver:
         self._retries = RetryDedup(self._config.retry_dedup, host.telemetry, self._settings.component_id)
         tls = self._config.tls
         listener = ListenerSettings(server_ssl_context(tls, self._settings.config_dir) if tls else None,
-                                    limits.header_read_timeout, limits.max_connections)
+                                    limits.header_read_timeout, limits.max_connections, limits.body_read_timeout)
         for route in self._adapter.routes:
             host.http_servers.add_route(self._config.endpoint, route.method, route.path,
                                         self._authenticated(route, self._handler(route)),

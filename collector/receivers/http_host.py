@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from aiohttp import web
 
-from collector.config.types import split_address
-from collector.receivers.listener import CappedSite, ListenerSettings, ProtocolErrorLogger
+from collector.receivers.fd_budget import UNLIMITED, ConnectionBudget
+from collector.receivers.listener import Listener, ListenerSettings, open_listener
 
 logger = logging.getLogger(__name__)
 
@@ -22,14 +22,15 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @dataclass(slots=True)
 class _Server:
     app: web.Application
-    runner: web.AppRunner | None = None
+    listener: Listener | None = None
     owners: set[str] = field(default_factory=set)
     settings: ListenerSettings | None = None
 
 
 class HttpServers:
-    def __init__(self) -> None:
+    def __init__(self, budget: ConnectionBudget = UNLIMITED) -> None:
         self._servers: dict[str, _Server] = {}
+        self._budget = budget
 
     def add_route(self, address: str, method: str, path: str, handler: Handler, owner: str,
                   settings: ListenerSettings | None = None) -> None:
@@ -44,35 +45,24 @@ class HttpServers:
             server.settings = settings if server.settings is None else server.settings.merged(settings)
 
     async def start(self) -> None:
+        budget = self._budget
         for address, server in self._servers.items():
-            host, port = split_address(address)
-            # Bodies are decompressed by the receivers, within their size limits (bombs).
             settings = server.settings or ListenerSettings()
-            # aiohttp's keep-alive timer also runs from the start of a connection until a
-            # request's headers are complete, which makes it the header read timeout.
-            runner = web.AppRunner(server.app, access_log=None, handle_signals=False, auto_decompress=False,
-                                   keepalive_timeout=settings.header_read_timeout_s,
-                                   logger=ProtocolErrorLogger(logging.getLogger("aiohttp.server")))
-            await runner.setup()
-            site = CappedSite(runner, host, port, settings)
-            try:
-                await site.start()
-            except OSError as error:
-                await runner.cleanup()
-                raise OSError(f"{', '.join(sorted(server.owners))}: cannot listen on {address}: "
-                              f"{error.strerror or error}") from error
-            server.runner = runner
-            logger.info("listening on %s://%s for %s", "https" if settings.ssl_context else "http", address,
-                        ", ".join(sorted(server.owners)))
+            settings = replace(settings, max_connections=budget.cap(settings.max_connections))
+            server.listener = await open_listener(server.app, address, settings, ", ".join(sorted(server.owners)),
+                                                  budget.backlog)
+            logger.info("listening on %s://%s for %s (at most %d connections)",
+                        "https" if settings.ssl_context else "http", address, ", ".join(sorted(server.owners)),
+                        settings.max_connections)
 
     async def stop(self) -> None:
         for server in self._servers.values():
-            if server.runner is not None:
-                await server.runner.cleanup()
-                server.runner = None
+            if server.listener is not None:
+                await server.listener.close()
+                server.listener = None
 
     def bound_port(self, address: str) -> int:
         """The port actually bound (useful when the config asked for port 0)."""
-        runner = self._servers[address].runner
-        assert runner is not None and runner.addresses
-        return int(runner.addresses[0][1])
+        listener = self._servers[address].listener
+        assert listener is not None
+        return listener.bound_port

@@ -25,6 +25,10 @@ DEFAULT_MAX_JSON_DEPTH: Final = 64
 DEFAULT_HEADER_READ_TIMEOUT_S: Final = 10.0
 DEFAULT_BODY_READ_TIMEOUT_S: Final = 30.0
 DEFAULT_MAX_CONNECTIONS: Final = 1024
+# A health check is polled by an orchestrator or two, metrics by a scraper or two.
+DEFAULT_SMALL_LISTENER_MAX_CONNECTIONS: Final = 64
+# One request or header line (aiohttp's default, made explicit): longer is answered 400.
+MAX_HEADER_LINE_BYTES: Final = 8190
 # Appended to a truncated string value (and counted in
 # spanhouse_receiver_truncated_attribute_values), so a reader knows the value is not whole.
 TRUNCATION_MARKER: Final = "...[truncated by spanhouse]"
@@ -66,6 +70,27 @@ class InputLimits:
             if getattr(self, name) <= 0:
                 problems.append((name, "must be greater than 0"))
         return problems
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerLimits:
+    """`limits:` of a listener that takes no spans (the query API, the health check): the
+    connection protections every listener of the collector has (docs/security.md)."""
+
+    header_read_timeout: Annotated[float, DURATION] = field(default=DEFAULT_HEADER_READ_TIMEOUT_S, metadata=_described(
+        "Time a connection gets to send a request's headers (also the idle keep-alive time)."))
+    body_read_timeout: Annotated[float, DURATION] = field(default=DEFAULT_BODY_READ_TIMEOUT_S, metadata=_described(
+        "Time a request's body gets to arrive before the connection is closed."))
+    max_connections: int = field(default=DEFAULT_MAX_CONNECTIONS, metadata=_described(
+        "Open connections at once; more are answered 503 and closed."))
+
+    def validate(self) -> list[tuple[str, str]]:
+        return [(name, "must be greater than 0") for name in ("header_read_timeout", "body_read_timeout",
+                                                             "max_connections") if getattr(self, name) <= 0]
+
+
+def small_listener_limits() -> ListenerLimits:
+    return ListenerLimits(max_connections=DEFAULT_SMALL_LISTENER_MAX_CONNECTIONS)
 
 
 def check_json_depth(document: Any, max_depth: int) -> None:

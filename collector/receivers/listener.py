@@ -1,21 +1,34 @@
-"""How an HTTP listener treats its connections: TLS, how long a connection may take to send a
-request's headers, and how many may be open at once (a cap against slow-client exhaustion)."""
+"""How every HTTP listener of the collector treats its connections: TLS, how long a connection
+may take to send a request's headers and body or sit idle, how many may be open at once (a cap
+against slow-client and fd exhaustion), quiet refusal of malformed requests, and a request id on
+every answer. Receivers, extensions and the metrics server all listen through `open_listener`."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from collector.receivers.limits import DEFAULT_HEADER_READ_TIMEOUT_S, DEFAULT_MAX_CONNECTIONS
+from collector.config.types import split_address
+from collector.receivers.limits import (
+    DEFAULT_BODY_READ_TIMEOUT_S,
+    DEFAULT_HEADER_READ_TIMEOUT_S,
+    DEFAULT_MAX_CONNECTIONS,
+    MAX_HEADER_LINE_BYTES,
+)
+from collector.request_id import REQUEST_ID_HEADER, bind_request_id, new_request_id, unbind_request_id
 
 logger = logging.getLogger(__name__)
+
+# The listen queue: pending connections the kernel holds (no descriptor of ours until accepted).
+DEFAULT_ACCEPT_BACKLOG: Final = 128
+REQUEST_ID_KEY: Final = web.RequestKey("spanhouse.request_id", str)
 
 # What a connection over the cap is told before it is closed: busy, come back shortly.
 _BUSY_ANSWER: Final = (b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n"
@@ -26,7 +39,8 @@ _BUSY_ANSWER: Final = (b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nC
 class ProtocolErrorLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
     """aiohttp's server logger, minus its ERROR with a traceback for every malformed request:
     those are the sender's fault, one per request (a flood fills the logs), and their message
-    quotes the offending bytes, which may be a token. They are logged at debug by type only."""
+    quotes the offending bytes, which may be a token. They are logged at debug by type only,
+    also where aiohttp itself logs them at debug (a first request that is not HTTP)."""
 
     def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:
         if isinstance(exc_info, HttpProcessingError):
@@ -34,19 +48,30 @@ class ProtocolErrorLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
             return
         self.logger.exception(msg, *args, exc_info=exc_info, **kwargs)
 
+    def debug(self, msg: object, *args: object, exc_info: Any = None, **kwargs: Any) -> None:
+        if isinstance(exc_info, HttpProcessingError):
+            self.logger.debug("malformed HTTP request refused: %s", type(exc_info).__name__)
+            return
+        self.logger.debug(msg, *args, exc_info=exc_info, **kwargs)
+
 
 @dataclass(frozen=True, slots=True)
 class ListenerSettings:
     ssl_context: ssl.SSLContext | None = None
+    # Also the idle keep-alive time and the TLS handshake time.
     header_read_timeout_s: float = DEFAULT_HEADER_READ_TIMEOUT_S
     max_connections: int = DEFAULT_MAX_CONNECTIONS
+    # Receivers answer a slower body 408 themselves; for a body no handler reads (a GET with
+    # one, a refused request) it bounds the time aiohttp spends draining it before closing.
+    body_read_timeout_s: float = DEFAULT_BODY_READ_TIMEOUT_S
 
     def merged(self, other: ListenerSettings) -> ListenerSettings:
         """Receivers sharing an address share one listener: the stricter of each setting, and
         TLS when any of them asks for it."""
         return ListenerSettings(self.ssl_context or other.ssl_context,
                                 min(self.header_read_timeout_s, other.header_read_timeout_s),
-                                min(self.max_connections, other.max_connections))
+                                min(self.max_connections, other.max_connections),
+                                min(self.body_read_timeout_s, other.body_read_timeout_s))
 
 
 class _ConnectionCount:
@@ -110,8 +135,9 @@ class CappedSite(web.BaseSite):
 
     __slots__ = ("_count", "_host", "_port", "_settings")
 
-    def __init__(self, runner: web.BaseRunner, host: str, port: int, settings: ListenerSettings) -> None:
-        super().__init__(runner, ssl_context=settings.ssl_context)
+    def __init__(self, runner: web.BaseRunner, host: str, port: int, settings: ListenerSettings,
+                 backlog: int = DEFAULT_ACCEPT_BACKLOG) -> None:
+        super().__init__(runner, ssl_context=settings.ssl_context, backlog=backlog)
         self._host = host
         self._port = port
         self._settings = settings
@@ -125,6 +151,10 @@ class CappedSite(web.BaseSite):
     @property
     def open_connections(self) -> int:
         return self._count.open
+
+    @property
+    def refused_connections(self) -> int:
+        return self._count.refused
 
     async def start(self) -> None:
         await super().start()
@@ -142,4 +172,71 @@ class CappedSite(web.BaseSite):
                            "ssl_handshake_timeout": self._settings.header_read_timeout_s}
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(protocol, self._host, self._port, reuse_address=True,
-                                                **ssl_options)
+                                                backlog=self._backlog, **ssl_options)
+
+
+class Listener:
+    """One listening address serving an aiohttp application with every protection above; made
+    by `open_listener`, closed by `close` (safe twice)."""
+
+    def __init__(self, runner: web.AppRunner, site: CappedSite) -> None:
+        self._runner: web.AppRunner | None = runner
+        self.site = site
+
+    @property
+    def bound_port(self) -> int:
+        """The port actually bound (useful when the config asked for port 0)."""
+        assert self._runner is not None and self._runner.addresses
+        return int(self._runner.addresses[0][1])
+
+    async def close(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+
+async def open_listener(app: web.Application, address: str, settings: ListenerSettings, owner: str,
+                        backlog: int = DEFAULT_ACCEPT_BACKLOG) -> Listener:
+    """Serves `app` on `address` (host:port); OSError naming `owner` and the address if it
+    cannot listen there. Every answer carries X-Request-Id (collector.request_id)."""
+    app.middlewares.append(_request_id_middleware)
+    app.on_response_prepare.append(_stamp_request_id)
+    # aiohttp's keep-alive timer runs from the start of a connection (and from the end of each
+    # answer) until a request's headers are complete, and closes the connection when it fires
+    # (bytes trickled in do not push it back): it is the header read timeout and the idle
+    # keep-alive limit in one. Bodies are decompressed by the receivers, within their limits.
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, auto_decompress=False,
+                           keepalive_timeout=settings.header_read_timeout_s,
+                           lingering_time=settings.body_read_timeout_s,
+                           max_line_size=MAX_HEADER_LINE_BYTES, max_field_size=MAX_HEADER_LINE_BYTES,
+                           logger=ProtocolErrorLogger(logging.getLogger("aiohttp.server")))
+    await runner.setup()
+    host, port = split_address(address)
+    site = CappedSite(runner, host, port, settings, backlog)
+    try:
+        await site.start()
+    except OSError as error:
+        await runner.cleanup()
+        raise OSError(f"{owner}: cannot listen on {address}: {error.strerror or error}") from error
+    return Listener(runner, site)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def _request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    # Bound for the request's task only: aiohttp runs each request in a task of its own.
+    request_id = new_request_id()
+    request[REQUEST_ID_KEY] = request_id
+    token = bind_request_id(request_id)
+    try:
+        return await handler(request)
+    finally:
+        unbind_request_id(token)
+
+
+async def _stamp_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    request_id = request.get(REQUEST_ID_KEY)
+    if isinstance(request_id, str):
+        response.headers.setdefault(REQUEST_ID_HEADER, request_id)

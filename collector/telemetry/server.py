@@ -1,33 +1,42 @@
-"""Serves the collector's own metrics as Prometheus text on `service.telemetry.metrics.address`."""
+"""Serves the collector's own metrics as Prometheus text on `service.telemetry.metrics.address`,
+behind the same connection protections as every listener (collector.receivers.listener)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from collector.config.types import split_address
+from collector.receivers.limits import DEFAULT_SMALL_LISTENER_MAX_CONNECTIONS
+from collector.receivers.listener import DEFAULT_ACCEPT_BACKLOG, Listener, ListenerSettings, open_listener
 from collector.telemetry.metrics import Metrics
+
+DEFAULT_SETTINGS = ListenerSettings(max_connections=DEFAULT_SMALL_LISTENER_MAX_CONNECTIONS)
 
 
 class MetricsServer:
-    def __init__(self, address: str, metrics: Metrics) -> None:
+    def __init__(self, address: str, metrics: Metrics, settings: ListenerSettings = DEFAULT_SETTINGS,
+                 backlog: int = DEFAULT_ACCEPT_BACKLOG) -> None:
         self._address = address
         self._metrics = metrics
-        self._runner: web.AppRunner | None = None
+        self._settings = settings
+        self._backlog = backlog
+        self._listener: Listener | None = None
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/metrics", self._handle)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await runner.setup()
-        host, port = split_address(self._address)
-        await web.TCPSite(runner, host, port, reuse_address=True).start()
-        self._runner = runner
+        self._listener = await open_listener(app, self._address, self._settings, "service.telemetry.metrics",
+                                             self._backlog)
+
+    @property
+    def bound_port(self) -> int:
+        assert self._listener is not None
+        return self._listener.bound_port
 
     async def _handle(self, request: web.Request) -> web.Response:
         return web.Response(text=self._metrics.render(), content_type="text/plain",
                             headers={"X-Content-Type-Options": "nosniff"})
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._listener is not None:
+            await self._listener.close()
+            self._listener = None

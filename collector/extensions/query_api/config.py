@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Final
 
 from collector.config.types import ADDRESS
+from collector.receivers.limits import ListenerLimits
 
 # Jaeger's query port, where people look for a trace UI.
 DEFAULT_ENDPOINT: Final = "127.0.0.1:16686"
@@ -17,6 +18,8 @@ class QueryApiConfig:
         "description": "host:port of the read API (JSON under /api/) and the trace viewer (/)."})
     viewer: bool = field(default=True, metadata={
         "description": "Serve the trace viewer at / (the JSON API is served either way)."})
+    limits: ListenerLimits = field(default_factory=ListenerLimits, metadata={
+        "description": "Connection limits of the listener (docs/security.md)."})
 
     def validate(self) -> list[tuple[str, str]]:
-        return []
+        return [(f"limits.{key}", message) for key, message in self.limits.validate()]

@@ -15,7 +15,6 @@ from aiohttp import web
 
 from collector.auth import authenticate
 from collector.component import CreateSettings, Host
-from collector.config.types import split_address
 from collector.errors import PipelineError, RetryableError, classify
 from collector.extensions.query_api.config import QueryApiConfig
 from collector.extensions.query_api.params import (
@@ -43,11 +42,15 @@ from collector.extensions.query_api.views import (
     span_json,
     trace_summary_json,
 )
+from collector.receivers.fd_budget import budget_of
+from collector.receivers.guard import rate_limits_of
+from collector.receivers.listener import Listener, ListenerSettings, open_listener
 
 logger = logging.getLogger(__name__)
 
 STATIC_DIR: Final = Path(__file__).parent / "static"
 READ_SCOPE: Final = "read"
+UNREADABLE_REASON: Final = "stored traces cannot be read now, retry later"
 GROUP_BY: Final = ("agent", "model")
 HOST_KEY: Final = web.AppKey("host", object)
 
@@ -57,12 +60,27 @@ ApiHandler = Callable[[web.Request, str, TraceStore], Awaitable[Any]]
 def tenant_of(request: web.Request) -> str:
     """Whose traces a request may read; the one place the query API decides it. The token of
     the `auth` section (scope "read") names the tenant; without an auth section it is
-    `default`. Raises the classified 401/403."""
-    return authenticate(request.app[HOST_KEY], request.headers, READ_SCOPE).tenant
+    `default`. Raises the classified 401/403, and 429 over the token's `rate_limit` (the same
+    buckets as the receivers')."""
+    host = request.app[HOST_KEY]
+    principal = authenticate(host, request.headers, READ_SCOPE)
+    rate_limits_of(host).admit(principal)
+    return principal.tenant
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
     return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
+
+
+def _error_json(error: PipelineError) -> web.Response:
+    """A classified error in the read API's shape: `error` (safe to show) and, when its details
+    were kept for the log, the `request_id` they are logged under."""
+    answer = classify(error)
+    body = {"error": answer.message, "request_id": answer.request_id}
+    response = _json(body, answer.http_status)
+    if answer.retry_after_s is not None:
+        response.headers["Retry-After"] = str(answer.retry_after_s)
+    return response
 
 
 class QueryApi:
@@ -70,8 +88,7 @@ class QueryApi:
         self._component_id = settings.component_id
         self._config = config
         self._host: Host | None = None
-        self._runner: web.AppRunner | None = None
-        self._failures_logged: set[str] = set()
+        self._listener: Listener | None = None
 
     async def start(self, host: Host) -> None:
         self._host = host
@@ -87,26 +104,21 @@ class QueryApi:
         if self._config.viewer:
             router.add_get("/", self._index)
             router.add_static("/static/", STATIC_DIR)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await runner.setup()
-        address, port = split_address(self._config.endpoint)
-        try:
-            await web.TCPSite(runner, address, port, reuse_address=True).start()
-        except OSError as error:
-            await runner.cleanup()
-            raise OSError(f"{self._component_id}: cannot listen on {self._config.endpoint}: "
-                          f"{error.strerror or error}") from error
-        self._runner = runner
+        limits, budget = self._config.limits, budget_of(host)
+        settings = ListenerSettings(None, limits.header_read_timeout, budget.cap(limits.max_connections),
+                                    limits.body_read_timeout)
+        self._listener = await open_listener(app, self._config.endpoint, settings, self._component_id,
+                                             budget.backlog)
 
     async def shutdown(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._listener is not None:
+            await self._listener.close()
+            self._listener = None
 
     @property
     def bound_port(self) -> int:
-        assert self._runner is not None and self._runner.addresses
-        return int(self._runner.addresses[0][1])
+        assert self._listener is not None
+        return self._listener.bound_port
 
     # ---- plumbing ------------------------------------------------------------------
 
@@ -120,19 +132,16 @@ class QueryApi:
             except _NotFoundError as error:
                 return _json({"error": str(error)}, 404)
             except PipelineError as error:
-                answer = classify(error)
-                response = _json({"error": answer.message}, answer.http_status)
-                if answer.retry_after_s is not None:
-                    response.headers["Retry-After"] = str(answer.retry_after_s)
-                return response
+                return _error_json(error)
             except (ConnectionError, OSError) as error:
-                return _json({"error": f"stored traces cannot be read now: {error}"}, 503)
+                # ClickHouse cannot answer now: the client may retry. Its message (endpoint,
+                # query id, file path) goes to the log under the request id, not to the client.
+                return _error_json(RetryableError(f"{request.path}: stored traces cannot be read now: {error}",
+                                                  reason=UNREADABLE_REASON))
             except Exception as error:
-                kind = f"{handler.__name__}:{type(error).__name__}"
-                if kind not in self._failures_logged:
-                    self._failures_logged.add(kind)
-                    logger.exception("%s: %s failed", self._component_id, request.path)
-                return _json({"error": f"internal error: {error}"}, 500)
+                # A query that fails otherwise is a defect (ours or ClickHouse's): 500, not retried.
+                answer = classify(error, unclassified_status=500)
+                return _json({"error": answer.message, "request_id": answer.request_id}, answer.http_status)
             return _json(body)
         return serve
 

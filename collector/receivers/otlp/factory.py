@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from collector.component import Consumer, CreateSettings, Endpoint, Factory, Host, Kind
+from collector.receivers.fd_budget import budget_of
 from collector.receivers.guard import RequestGuard
 from collector.receivers.listener import ListenerSettings
 from collector.receivers.otlp.config import OtlpReceiverConfig
@@ -40,7 +41,7 @@ class OtlpReceiver:
                                       ReceiverCounters.create(host.telemetry, name, "http"),
                                       RequestGuard.create(host, limits, name), retries)
             listener = ListenerSettings(server_ssl_context(http.tls, config_dir) if http.tls else None,
-                                        limits.header_read_timeout, limits.max_connections)
+                                        limits.header_read_timeout, limits.max_connections, limits.body_read_timeout)
             host.http_servers.add_route(http.endpoint, "POST", http.traces_url_path, handler.handle, name, listener)
             for signal in ("metrics", "logs"):
                 host.http_servers.add_route(http.endpoint, "POST", f"/v1/{signal}",
@@ -51,7 +52,7 @@ class OtlpReceiver:
                                    RequestGuard.create(host, limits, name), retries)
             credentials = grpc_server_credentials(grpc_config.tls, config_dir) if grpc_config.tls else None
             self._grpc = GrpcServer(grpc_config.endpoint, grpc_config.max_recv_msg_size_mib, service,
-                                    credentials, limits)
+                                    credentials, limits, budget_of(host).cap(limits.max_connections))
             await self._grpc.start()
             logger.info("listening on grpc://%s for %s", grpc_config.endpoint, name)
 

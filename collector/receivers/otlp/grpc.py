@@ -123,12 +123,15 @@ async def abort(context: grpc.aio.ServicerContext, error: BaseException) -> NoRe
 
 class GrpcServer:
     def __init__(self, address: str, max_recv_msg_size_mib: int, service: TraceService,
-                 credentials: grpc.ServerCredentials | None = None, limits: InputLimits | None = None) -> None:
+                 credentials: grpc.ServerCredentials | None = None, limits: InputLimits | None = None,
+                 max_connections: int | None = None) -> None:
         self._address = address
         self._max_bytes = max_recv_msg_size_mib * MIB
         self._service = service
         self._credentials = credentials
         self._limits = limits or InputLimits()
+        # The configured cap, cut to the process's connection budget by the receiver.
+        self._max_connections = max_connections or self._limits.max_connections
         self._server: grpc.aio.Server | None = None
         self.port = 0
 
@@ -140,8 +143,8 @@ class GrpcServer:
             # Slow clients: a TLS and HTTP/2 handshake, and idleness, are bounded in time.
             ("grpc.server_handshake_timeout_ms", int(limits.header_read_timeout * 1000)),
             ("grpc.max_connection_idle_ms", int(max(limits.body_read_timeout, 60.0) * 1000)),
-            ("grpc.max_allowed_incoming_connections", limits.max_connections),
-        ], maximum_concurrent_rpcs=limits.max_connections)
+            ("grpc.max_allowed_incoming_connections", self._max_connections),
+        ], maximum_concurrent_rpcs=self._max_connections)
         server.add_generic_rpc_handlers((self._service.rpc_handler(),))
         if self._credentials is not None:
             self.port = server.add_secure_port(self._address, self._credentials)
