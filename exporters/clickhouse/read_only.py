@@ -14,7 +14,20 @@ from clickhouse_connect.driver.client import Client
 READ_ONLY_KINDS: Final = ("SELECT", "WITH", "SHOW", "DESCRIBE", "EXPLAIN", "EXISTS")
 # ClickHouse formats one statement back to one line without comments; the engine that parses
 # it for us is the one that then runs it, so the check cannot disagree with what runs.
-FORMAT_QUERY: Final = "SELECT formatQuerySingleLine({statement:String})"
+# In the same round trip, the server's table functions: any not in READ_ONLY_TABLE_FUNCTIONS is
+# refused, so one added by a later version is refused until it is known to stay inside.
+FORMAT_QUERY: Final = ("SELECT formatQuerySingleLine({statement:String}), "
+                       "(SELECT groupArray(lower(name)) FROM system.table_functions)")
+# Table functions that read nothing but the database or their own arguments. readonly=1 refuses
+# most of the others too, but not all: chdb's python() reads the embedding process's objects.
+READ_ONLY_TABLE_FUNCTIONS: Final = frozenset({
+    "numbers", "numbers_mt", "zeros", "zeros_mt", "primes", "generaterandom", "generateseries",
+    "generate_series", "values", "sqlstandardvalues", "view", "viewifpermitted", "viewexplain", "merge",
+    "null", "format", "fuzzjson", "fuzzquery", "loop", "mergetreeindex", "mergetreeprojection",
+    "mergetreetextindex", "mergetreeanalyzeindexes", "mergetreecodecblockcounts"})
+# Ordinary functions that read files: readonly=1 lets them run (even inside EXPLAIN, which folds
+# constants), so they are refused by name.
+FILE_READING_FUNCTIONS: Final = frozenset({"file", "catboostevaluate"})
 SYNTAX_ERROR_CODE: Final = 62
 UNKNOWN_FUNCTION_CODE: Final = 46
 READONLY_CODE: Final = 164
@@ -52,7 +65,8 @@ def readonly_statement(client: Client, sql: str) -> str:
     """The one statement of `sql`, as ClickHouse formats it, to run in its place; raises
     StatementError or ReadOnlyError with what is wrong."""
     try:
-        formatted = str(client.query(FORMAT_QUERY, parameters={"statement": sql}).result_rows[0][0])
+        formatted, table_functions = client.query(FORMAT_QUERY, parameters={"statement": sql}).result_rows[0]
+        formatted = str(formatted)
     except Exception as error:
         code = getattr(error, "code", None)
         if code == UNKNOWN_FUNCTION_CODE:
@@ -70,10 +84,17 @@ def readonly_statement(client: Client, sql: str) -> str:
     if kind not in READ_ONLY_KINDS:
         raise ReadOnlyError(f"writes are not allowed: spanhouse sql is read-only and runs only "
                             f"{', '.join(READ_ONLY_KINDS)} statements, not {kind}")
-    words = [token.upper() for token in _TOKENS.findall(formatted)]
+    tokens = _TOKENS.findall(formatted)
+    words = [token.upper() for token in tokens]
     if any(first == "INTO" and second == "OUTFILE" for first, second in itertools.pairwise(words)):
         raise ReadOnlyError("writes are not allowed: spanhouse sql is read-only, and INTO OUTFILE "
                             "writes a file (print the result with --format instead)")
+    outside = set(table_functions) - READ_ONLY_TABLE_FUNCTIONS | FILE_READING_FUNCTIONS
+    for name, following in itertools.pairwise(tokens):
+        called = name.strip("`\"").lower() if name[0] in "`\"" or name[0].isalpha() or name[0] == "_" else ""
+        if following == "(" and called in outside:
+            raise ReadOnlyError(f"spanhouse sql reads only the database: {called}() reaches outside it "
+                                f"(table functions allowed: {', '.join(sorted(READ_ONLY_TABLE_FUNCTIONS))})")
     return formatted
 
 
