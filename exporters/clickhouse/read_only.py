@@ -33,7 +33,8 @@ UNKNOWN_FUNCTION_CODE: Final = 46
 READONLY_CODE: Final = 164
 MULTI_STATEMENT_MARK: Final = "Multi-statements are not allowed"
 MAX_MESSAGE_CHARS: Final = 400
-# Quoted strings and identifiers are skipped when looking for `INTO OUTFILE` in the formatted text.
+# The formatted text's tokens: string literals and quoted identifiers whole, so that neither can
+# pass for a keyword, and a quoted function name is still seen.
 _TOKENS: Final = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`(?:[^`\\]|\\.)*`|[A-Za-z_][A-Za-z0-9_]*|\S",
                             re.DOTALL)
 # Older servers without formatQuerySingleLine: a first-keyword check (their HTTP interface
@@ -91,7 +92,7 @@ def readonly_statement(client: Client, sql: str) -> str:
                             "writes a file (print the result with --format instead)")
     outside = set(table_functions) - READ_ONLY_TABLE_FUNCTIONS | FILE_READING_FUNCTIONS
     for name, following in itertools.pairwise(tokens):
-        called = name.strip("`\"").lower() if name[0] in "`\"" or name[0].isalpha() or name[0] == "_" else ""
+        called = "" if name.startswith("'") else name.strip("`\"").lower()  # a string literal calls nothing
         if following == "(" and called in outside:
             raise ReadOnlyError(f"spanhouse sql reads only the database: {called}() reaches outside it "
                                 f"(table functions allowed: {', '.join(sorted(READ_ONLY_TABLE_FUNCTIONS))})")
