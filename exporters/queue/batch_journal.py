@@ -119,6 +119,27 @@ class BatchJournal:
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         self._size, self._queue_id, self._broken = len(data), queue_id, False
 
+    def reopen(self) -> bool:
+        """After a failed rewrite: appends go on to the journal as it is, when it is whole."""
+        if self._fd >= 0:
+            return not self._broken
+        try:
+            data = self.path.read_bytes()
+        except OSError:
+            return False
+        state = parse(data)
+        if state.queue_id is None:
+            return False
+        size = len(data) - len(data) % ENTRY_BYTES  # a torn last entry is cut
+        try:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+            os.ftruncate(self._fd, size)
+        except OSError:
+            self.close()
+            return False
+        self._size, self._queue_id, self._broken = size, state.queue_id, False
+        return True
+
     def record_sent(self, batch: InflightBatch) -> None:
         self._append(_entry(SENT_SPLIT if batch.split else SENT, batch.first, batch.last))
 

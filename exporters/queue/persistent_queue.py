@@ -11,6 +11,7 @@ recovery.py."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import uuid
@@ -39,6 +40,10 @@ from exporters.queue.recovery import Recovery, keep_damaged_bytes, recover
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION: Final = 2
+# Space held back in a `reserve` file: when the disk is full (of the queue's own records, say),
+# deleting it lets the queue still write what exporting needs (batches.log, committed), so that
+# commits free whole segments again. Restored once there is room.
+RESERVE_BYTES: Final = 256 * 1024
 FsyncMode = Literal["always", "batch", "never"]
 __all__ = ["Entry", "InflightBatch", "PersistentQueue", "Recovery"]
 
@@ -56,8 +61,10 @@ class Entry:
 
 class PersistentQueue:
     def __init__(self, directory: Path, fsync: FsyncMode = "batch", fsync_interval_s: float = 0.005,
-                 segment_bytes: int = 32 * 1024 * 1024) -> None:
+                 segment_bytes: int = 32 * 1024 * 1024, reserve_bytes: int = RESERVE_BYTES) -> None:
         self.directory = directory
+        self._reserve_bytes = reserve_bytes
+        self.reserve_released = False  # appends are refused until it is restored
         self._fsync = fsync
         self._fsync_interval_s = fsync_interval_s
         self._segment_bytes = segment_bytes
@@ -104,8 +111,13 @@ class PersistentQueue:
                              "record(s) still queued are re-sent under new deduplication tokens, and those "
                              "already stored are stored again", self.directory, len(result.entries))
         if meta.queue_id is None:
-            write_atomically(meta_path, orjson.dumps({"queue_id": self.queue_id, "format_version": FORMAT_VERSION}))
             recovery.meta_recovered = meta.damaged
+            try:
+                write_atomically(meta_path, orjson.dumps({"queue_id": self.queue_id,
+                                                          "format_version": FORMAT_VERSION}))
+            except OSError as error:  # a full disk; batches.log carries the id meanwhile
+                logger.error("queue %s: cannot write meta.json (%s); written on the next start",
+                             self.directory, os.strerror(error.errno or 0))
         self.committed = result.committed
         for first_seq, path, good_size in result.segments:
             self._segments[first_seq] = os.open(path, os.O_RDONLY)
@@ -131,7 +143,36 @@ class PersistentQueue:
         self._rewrite_journal()
         if not self._journal_stale:
             legacy_path.unlink(missing_ok=True)
+        self.restore_reserve()
         return recovery
+
+    def release_reserve(self) -> None:
+        """Frees the reserve for the queue's own bookkeeping; appends wait until it is back."""
+        if not self.reserve_released:
+            logger.warning("queue %s: the disk is full; its reserve is freed for the queue's own files and "
+                           "new requests are refused until there is room again", self.directory)
+        self.reserve_released = True
+        (self.directory / "reserve").unlink(missing_ok=True)
+
+    def _has_room(self, payload_bytes: int) -> bool:
+        stats = os.statvfs(self.directory)  # microseconds: fine for each refused request
+        return stats.f_bavail * stats.f_frsize >= self._reserve_bytes + HEADER_BYTES + payload_bytes
+
+    def restore_reserve(self) -> bool:
+        """Blocking (short: one write into the page cache). True once the reserve is in place."""
+        path = self.directory / "reserve"
+        try:
+            if not path.exists() or path.stat().st_size < self._reserve_bytes:
+                with open(path, "wb") as handle:
+                    handle.write(bytes(self._reserve_bytes))
+        except OSError:
+            path.unlink(missing_ok=True)
+            self.reserve_released = True
+            return False
+        if self.reserve_released:
+            logger.warning("queue %s: there is room again; requests are taken", self.directory)
+        self.reserve_released = False
+        return True
 
     def _add_pending(self, entry: Entry) -> None:
         self._pending.append(entry)
@@ -157,6 +198,8 @@ class PersistentQueue:
         OSError (a full disk, an I/O error) leaves the segment as it was before the call."""
         # Nothing in here awaits until the record is written: sequence numbers and offsets are
         # taken and used in one step, so concurrent appends cannot share or reorder them.
+        if self.reserve_released and not (self._has_room(len(payload)) and self.restore_reserve()):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         record_bytes = HEADER_BYTES + len(payload)
         if self._active_fd < 0 or (self._active_size and self._active_size + record_bytes > self._segment_bytes):
             self._roll_segment(self._next_seq)
@@ -166,7 +209,11 @@ class PersistentQueue:
         try:
             append_or_rollback(self._active_fd, data, offset)
         except AppendFailedError as error:
-            if not error.rolled_back:
+            if error.rolled_back and error.errno == errno.ENOSPC and offset:
+                # Whatever fills the disk, this segment will not grow any more: the next record
+                # starts a new one, so that this one can be deleted once its records are stored.
+                self._retire_active()
+            elif not error.rolled_back:
                 # The torn bytes stay: nothing more goes into this file, so they stay its tail,
                 # which a restart recognises (the next segment starts at this very seq).
                 logger.error("queue segment %s: a failed append could not be cut back (%s); sealed at %d "
@@ -370,6 +417,8 @@ class PersistentQueue:
             self._journal_batches = {first: batch for first, batch in self._journal_batches.items()
                                      if batch.last >= oldest}
             self._rewrite_journal()
+            if self.reserve_released:
+                self.restore_reserve()
 
     def _rewrite_journal(self, strict: bool = False) -> None:
         try:
@@ -377,6 +426,8 @@ class PersistentQueue:
                                   self.committed)
             self._journal_stale = False
         except OSError as error:
+            if not strict and self._journal.reopen():
+                return  # the journal as it was is still whole: keep appending to it
             self._journal_stale = True
             if strict:
                 raise
@@ -386,8 +437,14 @@ class PersistentQueue:
     def _delete_consumed_segments(self) -> bool:
         deleted = False
         firsts = sorted(self._segments)
-        for index, first in enumerate(firsts[:-1]):
-            if firsts[index + 1] - 1 <= self.committed:
+        for index, first in enumerate(firsts):
+            if index + 1 < len(firsts):
+                last_seq = firsts[index + 1] - 1
+            elif self._active_fd < 0 and first < self._next_seq:  # the last one, retired
+                last_seq = self._next_seq - 1
+            else:
+                continue  # the segment being appended to
+            if last_seq <= self.committed:
                 os.close(self._segments.pop(first))
                 segment_path(self.directory, first).unlink(missing_ok=True)
                 deleted = True

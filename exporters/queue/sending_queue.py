@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import time
@@ -231,6 +232,9 @@ class QueuedExporter:
                 result = await asyncio.to_thread(action, *args)
             except OSError as error:
                 self._counters.write_errors.add()
+                if error.errno == errno.ENOSPC and not self.queue.reserve_released:
+                    self.queue.release_reserve()  # room for this write; requests wait meanwhile
+                    continue
                 reason = f"cannot write the queue's {what}: {os.strerror(error.errno) if error.errno else error}"
                 if self._problems.get(what) != reason:
                     logger.error("exporter %s: %s (%s); retrying until it can", self._id, reason,

@@ -70,6 +70,9 @@ class CollectorProcess:
         self.ports = {name: free_port() for name in ("http", "health", "metrics")}
         self.config_path = self.directory / "collector.yaml"
         self.faults_path = self.directory / "faults"
+        # The collector's log goes to a file: a pipe nobody reads fills up after 64 KiB, and a
+        # collector that logs much (a long run of refusals) would then block in its logging.
+        self.log_path = self.directory / "collector.log"
         self.faults_path.write_text("")
         self.config_path.write_text(CONFIG.format(dir=self.directory, queue_size=self.queue_size,
                                                   shutdown_timeout=self.shutdown_timeout, **self.ports))
@@ -81,12 +84,14 @@ class CollectorProcess:
 
     def start(self) -> None:
         env = {**os.environ, "PYTHONPATH": str(REPO), "SPANHOUSE_FAULTS_FILE": str(self.faults_path)}
-        self.process = subprocess.Popen([sys.executable, "-m", "collector", "run", "--config", str(self.config_path)],
-                                        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "collector", "run", "--config",
+                                             str(self.config_path)], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                                            stderr=log)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                errors = self.process.stderr.read().decode() if self.process.stderr else ""
+                errors = self.log_tail()
                 raise AssertionError(f"collector exited: {errors}")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.ports['health']}/", timeout=1) as answer:
@@ -106,9 +111,12 @@ class CollectorProcess:
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)
         code = self.process.wait(timeout=timeout_s)
-        if code != 0 and self.process.stderr is not None:
-            print(self.process.stderr.read().decode()[-3000:])  # shown by pytest when the test fails
+        if code != 0:
+            print(self.log_tail())  # shown by pytest when the test fails
         return code
+
+    def log_tail(self, characters: int = 3000) -> str:
+        return self.log_path.read_text(errors="replace")[-characters:]
 
     def wait_exit(self, timeout_s: float = 60) -> int:
         assert self.process is not None
@@ -164,9 +172,10 @@ class LoadResult:
 
 
 async def send_load(port: int, clients: int, stop: asyncio.Event, spans_per_request: int = 20,
-                    result: LoadResult | None = None, pause_s: float = 0.0) -> LoadResult:
+                    result: LoadResult | None = None, pause_s: float = 0.0, first_client: int = 1) -> LoadResult:
     """Clients send until `stop` is set or the collector goes away; only 200s count as acknowledged.
-    A refused request (429/503) is not retried: its spans are simply never acknowledged."""
+    A refused request (429/503) is not retried: its spans are simply never acknowledged. Span ids
+    derive from the client's number: a later load on the same store takes other numbers."""
     result = result or LoadResult()
 
     async def client(number: int) -> None:
@@ -190,5 +199,5 @@ async def send_load(port: int, clients: int, stop: asyncio.Event, spans_per_requ
                 if pause_s:
                     await asyncio.sleep(pause_s)
 
-    await asyncio.gather(*(client(number) for number in range(1, clients + 1)))
+    await asyncio.gather(*(client(number) for number in range(first_client, first_client + clients)))
     return result

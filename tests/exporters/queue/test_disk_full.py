@@ -22,7 +22,7 @@ from tests.exporters.queue.test_sending_queue import FAST_RETRY, ScriptedExporte
 
 
 async def test_a_failed_append_leaves_the_segment_as_it_was_and_later_records_read_back(tmp_path: Path) -> None:
-    with tmpfs(tmp_path / "fs", 256 * 1024) as disk:
+    with tmpfs(tmp_path / "fs", 1024 * 1024) as disk:
         queue = PersistentQueue(disk / "queue", fsync="batch", fsync_interval_s=0.001)
         queue.open()
         for index in range(3):
@@ -109,6 +109,7 @@ async def test_the_dispatcher_resumes_by_itself_after_enospc_on_its_batch_file(t
         journal = disk / "queue" / "clickhouse" / "batches.log"
         assert journal.stat().st_size % PAGE_BYTES + ENTRY_BYTES > PAGE_BYTES
         await exporter.consume(named("late"))  # stored in the segment, acknowledged
+        (journal.parent / "reserve").unlink()  # as if its reserve had already been used up
         filler = fill(disk)
         await asyncio.sleep(1.5)  # the dispatcher has tried to start the batch, and failed
         assert inner.stored == []
