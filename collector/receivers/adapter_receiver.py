@@ -80,7 +80,9 @@ class AdapterReceiver:
         self._state.open()
         limits = self._config.limits
         self._guard = RequestGuard.create(host, limits, self._settings.component_id)
-        self._retries = RetryDedup(self._config.retry_dedup, host.telemetry, self._settings.component_id)
+        self._retries = RetryDedup.for_receiver(self._config.retry_dedup, self._settings.config_dir,
+                                                self._settings.component_id, host.telemetry)
+        await self._retries.start()
         tls = self._config.tls
         listener = ListenerSettings(server_ssl_context(tls, self._settings.config_dir) if tls else None,
                                     limits.header_read_timeout, limits.max_connections, limits.body_read_timeout)
@@ -106,6 +108,7 @@ class AdapterReceiver:
         return authenticated
 
     async def shutdown(self) -> None:
+        await self._retries.shutdown()
         self._state.close()
         if self._http_client is not None:
             await self._http_client.close()

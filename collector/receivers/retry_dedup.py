@@ -4,24 +4,33 @@ is answered with the first one's success answer and not stored again (docs/retri
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import logging
 import math
+import sqlite3
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Final
 
 from aiohttp import web
 
 from collector.config.types import BYTE_SIZE, DURATION
+from collector.receivers.retry_store import FLUSH_INTERVAL_S, RetryStore, StoredAnswer
 from collector.telemetry.metrics import Counter, Metrics
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_WINDOW_S: Final = 600.0
 DEFAULT_MAX_ENTRIES: Final = 100_000
 # OTLP answers are a few bytes; a vendor's success answer is small JSON. A larger one is not
 # remembered (its repeat is processed again), so that the window's memory stays bounded.
 DEFAULT_MAX_ANSWER_BYTES: Final = 4096
+# The adapter receivers' state_directory default: one directory of small receiver state.
+DEFAULT_DIRECTORY: Final = "./data/state"
 # Headers left out of a vendor request's key: transport details a client may change between
 # two attempts of the same request, and the credential (the tenant is in the key instead).
 UNKEYED_HEADERS: Final = frozenset({
@@ -46,6 +55,11 @@ class RetryDedupConfig:
                        "are forgotten."})
     max_answer_size: Annotated[int, BYTE_SIZE] = field(default=DEFAULT_MAX_ANSWER_BYTES, metadata={
         "description": "Largest success answer remembered; a request with a larger answer is not recognised."})
+    persist: bool = field(default=True, metadata={
+        "description": "Keep the window in a file under `directory`, so that it survives a restart "
+                       "(false: in memory only)."})
+    directory: str = field(default=DEFAULT_DIRECTORY, metadata={
+        "description": "Where the window's file (<receiver>.retries.sqlite3) is kept, relative to the config file."})
 
     @property
     def enabled(self) -> bool:
@@ -108,19 +122,79 @@ def keyed_headers(headers: Iterable[tuple[str, str]]) -> list[str]:
 
 class RetryDedup:
     """One receiver's window of recent success answers by request key, with the requests of
-    unknown outcome being processed. Runs on the event loop; not thread-safe."""
+    unknown outcome being processed; kept in `store` too when given. Runs on the event loop."""
 
     def __init__(self, config: RetryDedupConfig, metrics: Metrics | None = None, receiver: str = "",
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.time, store: RetryStore | None = None) -> None:
         self._config = config
+        # Wall-clock seconds: expiries are written to the file and read back after a restart.
         self._clock = clock
         # key -> (expiry on `clock`, answer), in insertion order, which is expiry order.
         self._answers: OrderedDict[bytes, tuple[float, Answer]] = OrderedDict()
         self._in_flight: dict[bytes, asyncio.Future[None]] = {}
+        self._store = store if config.enabled else None
+        self._unwritten: list[StoredAnswer] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._write_failed = False
         self.repeats = Counter() if metrics is None else metrics.counter(
             "spanhouse_receiver_repeated_requests",
             "Requests recognised as a retry of one already stored, answered without storing them again",
             receiver=receiver)
+
+    @classmethod
+    def for_receiver(cls, config: RetryDedupConfig, config_dir: Path, receiver: str,
+                     metrics: Metrics | None = None) -> RetryDedup:
+        store = None
+        if config.persist:
+            store = RetryStore(config_dir / config.directory / (receiver.replace("/", "_") + ".retries.sqlite3"))
+        return cls(config, metrics, receiver, store=store)
+
+    async def start(self) -> None:
+        """Reads the window kept by the last run, then writes new successes behind the answers."""
+        store = self._store
+        if store is None or self._writer is not None:
+            return
+        now = self._clock()
+        loaded = await asyncio.to_thread(store.open, now, self._config.max_entries)
+        for key, expires_at, status, body, headers in loaded:
+            # A window shortened since the last run applies to what it wrote too (and keeps
+            # insertion order the expiry order).
+            self._answers[key] = (min(expires_at, now + self._config.window), Answer(status, body, headers))
+        self._writer = asyncio.get_running_loop().create_task(self._write_behind())
+
+    async def shutdown(self) -> None:
+        """Writes what is left and closes the file; safe to call twice or before start."""
+        writer, self._writer = self._writer, None
+        if writer is None or self._store is None:
+            return
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
+        await self._write()
+        self._store.close()
+
+    async def _write_behind(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_INTERVAL_S)
+            await self._write()
+
+    async def _write(self) -> None:
+        if not self._unwritten or self._store is None:
+            return
+        batch, self._unwritten = self._unwritten, []
+        oldest = next(iter(self._answers.values()))[0] if self._answers else self._clock()
+        try:
+            await asyncio.to_thread(self._store.write, batch, min(oldest, self._clock()))
+        except (OSError, sqlite3.Error) as error:
+            # The window in memory still holds: only a restart would forget these answers.
+            if not self._write_failed:
+                logger.warning("retry window file %s: cannot write (%s); the window is kept in memory "
+                               "until writing works again", self._store.path, error)
+            self._write_failed = True
+            return
+        if self._write_failed:
+            logger.info("retry window file %s: writing again", self._store.path)
+            self._write_failed = False
 
     @property
     def enabled(self) -> bool:
@@ -184,7 +258,10 @@ class RetryDedup:
         now = self._clock()
         answers = self._answers
         answers.pop(key, None)
-        answers[key] = (now + self._config.window, answer)
+        expires_at = now + self._config.window
+        answers[key] = (expires_at, answer)
+        if self._store is not None:
+            self._unwritten.append((key, expires_at, answer.status, answer.body, answer.headers))
         # The oldest entries expire first: drop them, and any beyond the bound.
         while answers:
             oldest_key, (expires_at, _) = next(iter(answers.items()))

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import tracemalloc
+from pathlib import Path
 
 import pytest
 from aiohttp import web
 
 from collector.receivers.retry_dedup import Answer, RetryDedup, RetryDedupConfig, keyed_headers, request_key
+from collector.receivers.retry_store import RetryStore
 
 
 class Clock:
@@ -154,3 +156,40 @@ async def test_an_entry_costs_under_400_bytes_with_an_otlp_answer() -> None:
     tracemalloc.stop()
     assert len(dedup) == 20_000
     assert per_entry < 400, per_entry
+
+
+async def test_the_window_survives_a_restart_in_its_file(tmp_path: Path) -> None:
+    clock = Clock()
+    config = RetryDedupConfig(window=60.0)
+    first_run = RetryDedup(config, clock=clock, store=RetryStore(tmp_path / "otlp.retries.sqlite3"))
+    await first_run.start()
+    produce = Producer()
+    kept, expiring = request_key("acme", "/v1/traces", b"kept"), request_key("acme", "/v1/traces", b"expiring")
+    await first_run.once(expiring, produce)
+    clock.now += 30
+    await first_run.once(kept, produce)
+    await first_run.shutdown()
+    await first_run.shutdown()  # twice is safe
+
+    clock.now += 31  # `expiring` is out of its window, `kept` is not
+    second_run = RetryDedup(config, clock=clock, store=RetryStore(tmp_path / "otlp.retries.sqlite3"))
+    await second_run.start()
+    assert len(second_run) == 1
+    assert (await second_run.once(kept, produce)).body == b"answer 2"
+    assert produce.calls == 2
+    assert (await second_run.once(expiring, produce)).body == b"answer 3"
+    await second_run.shutdown()
+
+
+async def test_a_damaged_window_file_is_set_aside_and_the_receiver_starts(tmp_path: Path) -> None:
+    path = tmp_path / "otlp.retries.sqlite3"
+    path.write_bytes(b"not a database" * 100)
+    dedup = RetryDedup(RetryDedupConfig(), store=RetryStore(path))
+    await dedup.start()
+    await dedup.once(request_key("acme", "/v1/traces", b"body"), Producer())
+    await dedup.shutdown()
+    assert (tmp_path / "otlp.retries.sqlite3.damaged").read_bytes().startswith(b"not a database")
+    restarted = RetryDedup(RetryDedupConfig(), store=RetryStore(path))
+    await restarted.start()
+    assert len(restarted) == 1
+    await restarted.shutdown()

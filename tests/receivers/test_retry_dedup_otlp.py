@@ -134,3 +134,27 @@ async def test_a_window_of_zero_stores_every_copy(start_collector: StartCollecto
     for _ in range(2):
         assert (await post(collector, body, PROTOBUF))[0] == 200
     assert await collector.aquery(ROWS) == [("first", 2), ("second", 2)]
+
+
+async def test_a_retry_after_a_restart_is_stored_once(start_collector: StartCollector) -> None:
+    """The window is kept in data/state/otlp.retries.sqlite3: a client whose answer was lost when
+    the collector stopped, and that sends the request again to the restarted collector, gets the
+    first answer, over HTTP and gRPC alike."""
+    collector = await start_collector(BASIC_CONFIG)
+    request = two_spans_and_a_bad_one()
+    first = await post(collector, request.SerializeToString(), PROTOBUF)
+    grpc_request = every_value_type_request("over-grpc")
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{collector.ports['grpc']}") as channel:
+        await trace_service_pb2_grpc.TraceServiceStub(channel).Export(grpc_request, timeout=10)
+    await collector.service.shutdown()
+    assert (collector.directory / "data" / "state" / "otlp.retries.sqlite3").exists()
+
+    restarted = await start_collector(BASIC_CONFIG.replace("{port:grpc}", str(collector.ports["grpc"])).replace(
+        "{port:http}", str(collector.ports["http"])).replace("{port:metrics}", str(collector.ports["metrics"])))
+    restarted.ports.update(collector.ports)
+    again = await post(restarted, request.SerializeToString(), PROTOBUF)
+    assert again[:2] == first[:2]
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{restarted.ports['grpc']}") as channel:
+        await trace_service_pb2_grpc.TraceServiceStub(channel).Export(grpc_request, timeout=10)
+    assert await restarted.aquery(ROWS) == [("first", 1), ("over-grpc", 1), ("second", 1)]
+    assert repeats(restarted) == 2

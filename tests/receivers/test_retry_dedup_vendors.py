@@ -102,3 +102,18 @@ async def test_a_different_idempotency_key_is_another_request(vendors: Collector
         answers.append(orjson.loads(answer))
     assert answers[0] == answers[1]
     assert answers[2]["sessionId"] != answers[0]["sessionId"]
+
+
+async def test_a_vendor_retry_after_a_restart_is_stored_once(start_collector: StartCollector) -> None:
+    collector = await start_collector(CONFIG)
+    body = golden_body("dynamiq", "documented_example")
+    first = await send(collector, "dynamiq", "/v1/traces", body, "application/json", "Bearer dq-access-key")
+    await collector.service.shutdown()
+    config = CONFIG
+    for vendor in VENDORS:
+        config = config.replace(f"{{port:{vendor}}}", str(collector.ports[vendor]))
+    restarted = await start_collector(config)
+    restarted.ports.update(collector.ports)
+    again = await send(restarted, "dynamiq", "/v1/traces", body, "application/json", "Bearer dq-access-key")
+    assert again == first
+    assert await span_rows(restarted) == (1, 1)

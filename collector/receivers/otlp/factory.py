@@ -27,6 +27,7 @@ class OtlpReceiver:
         self._config = config
         self._next = next_consumer
         self._grpc: GrpcServer | None = None
+        self._retries: RetryDedup | None = None
 
     async def start(self, host: Host) -> None:
         name = self._settings.component_id
@@ -34,7 +35,8 @@ class OtlpReceiver:
         limits = self._config.limits
         config_dir = self._settings.config_dir
         # One window for both transports: keys name the route, so they never meet.
-        retries = RetryDedup(self._config.retry_dedup, host.telemetry, name)
+        retries = self._retries = RetryDedup.for_receiver(self._config.retry_dedup, config_dir, name, host.telemetry)
+        await retries.start()
         if protocols.http is not None:
             http = protocols.http
             handler = OtlpHttpHandler(self._next, http.max_request_body_size,
@@ -60,6 +62,8 @@ class OtlpReceiver:
         if self._grpc is not None:
             await self._grpc.stop()
             self._grpc = None
+        if self._retries is not None:
+            await self._retries.shutdown()
 
 
 def _not_traces(signal: str) -> Any:
