@@ -38,7 +38,7 @@ UNKEYED_HEADERS: Final = frozenset({
     "connection", "keep-alive", "host", "user-agent", "date", "te", "expect", "traceparent", "tracestate",
     "baggage", "x-request-id", "x-forwarded-for", "x-real-ip"})
 # Headers of an answer that aiohttp writes itself when it is sent again.
-_UNSTORED_ANSWER_HEADERS: Final = frozenset({"content-length", "date", "server", "transfer-encoding"})
+_UNSTORED_ANSWER_HEADERS: Final = frozenset({"content-length", "date", "server", "transfer-encoding", "x-request-id"})
 MAX_SHARED_HEADER_SETS: Final = 1024
 _SHARED_HEADERS: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
 
