@@ -184,7 +184,7 @@ class RetryDedup:
         batch, self._unwritten = self._unwritten, []
         oldest = next(iter(self._answers.values()))[0] if self._answers else self._clock()
         try:
-            await asyncio.to_thread(self._store.write, batch, min(oldest, self._clock()))
+            await asyncio.to_thread(self._store.write, batch, max(oldest, self._clock()))
         except (OSError, sqlite3.Error) as error:
             # The window in memory still holds: only a restart would forget these answers.
             if not self._write_failed:

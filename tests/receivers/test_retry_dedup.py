@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import tracemalloc
 from pathlib import Path
 
@@ -192,4 +193,24 @@ async def test_a_damaged_window_file_is_set_aside_and_the_receiver_starts(tmp_pa
     restarted = RetryDedup(RetryDedupConfig(), store=RetryStore(path))
     await restarted.start()
     assert len(restarted) == 1
+    await restarted.shutdown()
+
+
+async def test_the_file_keeps_no_more_than_the_bound(tmp_path: Path) -> None:
+    path = tmp_path / "otlp.retries.sqlite3"
+    clock = Clock()
+    dedup = RetryDedup(RetryDedupConfig(max_entries=2), clock=clock, store=RetryStore(path))
+    await dedup.start()
+    produce = Producer()
+    for number in range(5):
+        clock.now += 1
+        await dedup.once(request_key("acme", "/v1/traces", bytes([number])), produce)
+        await asyncio.sleep(0.15)  # one write behind each answer
+    await dedup.shutdown()
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("SELECT count() FROM answers").fetchone() == (2,)
+    restarted = RetryDedup(RetryDedupConfig(max_entries=2), clock=clock, store=RetryStore(path))
+    await restarted.start()
+    assert (await restarted.once(request_key("acme", "/v1/traces", bytes([4])), produce)).body == b"answer 5"
+    assert (await restarted.once(request_key("acme", "/v1/traces", bytes([0])), produce)).body == b"answer 6"
     await restarted.shutdown()
