@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
-import os
 import time
 from collections.abc import Callable
-from typing import Any, Final, Protocol, TypeVar
+from typing import Any, Final, Protocol
 
 from collector.component import CreateSettings, Host, Traces, span_count
 from collector.errors import PermanentError, ResourceExhaustedError, RetryableError
@@ -25,6 +23,7 @@ from collector.telemetry.metrics import Metrics
 from exporters.queue.config import RetryConfig, SendingQueueConfig
 from exporters.queue.dead_letter import write_dead_letter
 from exporters.queue.persistent_queue import Entry, InflightBatch, PersistentQueue
+from exporters.queue.problems import QueueProblems, describe
 from exporters.queue.record_log import Record
 from exporters.queue.retry import Backoff
 
@@ -35,14 +34,8 @@ logger = logging.getLogger(__name__)
 DRAIN_ON_SHUTDOWN_S: Final = 5.0
 FULL_RETRY_AFTER_S: Final = 5
 DISK_RETRY_AFTER_S: Final = 5
-# Writes of the queue's own files (batches.log, committed, dead letter) that fail are retried
-# after these waits, doubling: short enough to resume soon after space comes back.
-PERSIST_RETRY_INITIAL_S: Final = 0.1
-PERSIST_RETRY_MAX_S: Final = 5.0
 # A background task that failed for a reason nobody foresaw starts again after this long.
 TASK_RESTART_S: Final = 1.0
-
-T = TypeVar("T")
 
 
 class Exporter(Protocol):
@@ -80,11 +73,10 @@ class QueuedExporter:
         self._config = queue_config
         self._retry = retry_config
         self._clock = clock
-        self._status = settings.status
-        self._status_name = f"exporter/{settings.component_id}"
-        self._problems: dict[str, str] = {}  # what is degraded now, by where: for the health check
         directory = settings.config_dir / queue_config.directory / settings.component_id.replace("/", "_")
         self.queue = PersistentQueue(directory, queue_config.fsync, queue_config.fsync_interval)
+        # What is degraded now, by where: for the health check.
+        self._problems = QueueProblems(settings.status, f"exporter/{settings.component_id}", self._id, self.queue)
         self._counters = _Counters(None, self._id)
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(queue_config.num_consumers)
@@ -108,6 +100,7 @@ class QueuedExporter:
     async def start(self, host: Host) -> None:
         metrics = host.telemetry
         self._counters = _Counters(metrics, self._id)
+        self._problems.write_errors = self._counters.write_errors
         if metrics is not None:
             metrics.gauge("otelcol_exporter_queue_size", "Requests in the sending queue",
                           reader=lambda: float(self.queue.pending_records), exporter=self._id)
@@ -142,12 +135,12 @@ class QueuedExporter:
         error = task.exception()
         logger.error("exporter %s: the queue dispatcher stopped; starting it again in %.0f s", self._id,
                      TASK_RESTART_S, exc_info=error)
-        self._set_problem("dispatcher", f"queue dispatcher failed: {type(error).__name__}")
+        self._problems.set("dispatcher", f"queue dispatcher failed: {type(error).__name__}")
         asyncio.get_running_loop().call_later(TASK_RESTART_S, self._restart_dispatcher)
 
     def _restart_dispatcher(self) -> None:
         if not self._stopping and self._opened:
-            self._set_problem("dispatcher", None)
+            self._problems.set("dispatcher", None)
             self._start_dispatcher()
 
     async def shutdown(self) -> None:
@@ -200,53 +193,17 @@ class QueuedExporter:
             # sender is told to retry, and the next request that fits is taken again.
             self._counters.write_errors.add()
             self._counters.enqueue_failed.add(spans)
-            reason = f"cannot write to the queue: {os.strerror(error.errno) if error.errno else error}"
+            reason = f"cannot write to the queue: {describe(error)}"
             if "append" not in self._problems:
                 logger.error("exporter %s: %s (%s); refusing requests with 503 until it can", self._id, reason,
                              self.queue.directory)
-            self._set_problem("append", reason)
+            self._problems.set("append", reason)
             raise RetryableError(f"exporter {self._id} {reason}; retry later", DISK_RETRY_AFTER_S) from None
         if "append" in self._problems:
             logger.warning("exporter %s: the queue takes requests again", self._id)
-            self._set_problem("append", None)
+            self._problems.set("append", None)
         self._idle.clear()
         self._wake.set()
-
-    def _set_problem(self, where: str, reason: str | None) -> None:
-        if reason is None:
-            if self._problems.pop(where, None) is None:
-                return
-        else:
-            self._problems[where] = reason
-        if self._problems:
-            self._status.report_degraded(self._status_name, "; ".join(sorted(set(self._problems.values()))))
-        else:
-            self._status.report_ok(self._status_name)
-
-    async def _persist(self, what: str, action: Callable[..., T], *args: Any) -> T:
-        """Runs a blocking write of the queue's own files in a thread until it succeeds: an
-        OSError (a full disk, an I/O error) is logged once, reported, and retried with backoff."""
-        delay = PERSIST_RETRY_INITIAL_S
-        while True:
-            try:
-                result = await asyncio.to_thread(action, *args)
-            except OSError as error:
-                self._counters.write_errors.add()
-                if error.errno == errno.ENOSPC and not self.queue.reserve_released:
-                    self.queue.release_reserve()  # room for this write; requests wait meanwhile
-                    continue
-                reason = f"cannot write the queue's {what}: {os.strerror(error.errno) if error.errno else error}"
-                if self._problems.get(what) != reason:
-                    logger.error("exporter %s: %s (%s); retrying until it can", self._id, reason,
-                                 self.queue.directory)
-                self._set_problem(what, reason)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, PERSIST_RETRY_MAX_S)
-                continue
-            if what in self._problems:
-                logger.warning("exporter %s: the queue's %s is written again", self._id, what)
-                self._set_problem(what, None)
-            return result
 
     def _would_overflow(self, size: int, spans: int) -> bool:
         queue, limit = self.queue, self._config.queue_size
@@ -336,11 +293,11 @@ class QueuedExporter:
             except Exception as error:
                 logger.error("exporter %s: batch %d-%d failed unexpectedly; retrying it in %.0f s", self._id,
                              batch.first, batch.last, TASK_RESTART_S, exc_info=error)
-                self._set_problem("worker", f"queue worker failed: {type(error).__name__}")
+                self._problems.set("worker", f"queue worker failed: {type(error).__name__}")
                 await asyncio.sleep(TASK_RESTART_S)
                 batch = self._inflight.get(batch.first, batch)
                 continue
-            self._set_problem("worker", None)
+            self._problems.set("worker", None)
             return
 
     async def _read_records(self, entries: list[Entry]) -> list[Record]:
@@ -417,7 +374,7 @@ class QueuedExporter:
     async def _save_inflight(self, batch: InflightBatch) -> None:
         async with self._persist_lock:
             self._inflight[batch.first] = batch
-            await self._persist("batches.log", self.queue.record_batch, batch)
+            await self._problems.persist("batches.log", self.queue.record_batch, batch)
 
     async def _advance_commit(self) -> None:
         async with self._persist_lock:
@@ -429,7 +386,7 @@ class QueuedExporter:
                 self._done.discard(first)
             if through is None:
                 return
-            await self._persist("commit point", self.queue.commit, through)
+            await self._problems.persist("commit point", self.queue.commit, through)
         self._progress.set()
         if self.queue.pending_records == 0:
             self._idle.set()
@@ -438,7 +395,7 @@ class QueuedExporter:
         spans = sum(record.spans for record in records)
         self._counters.dead_letter.add(spans)
         logger.error("exporter %s: %d span(s) set aside in the dead-letter file: %s", self._id, spans, error)
-        await self._persist("dead letter", write_dead_letter, self.queue.directory / "dead-letter", records,
+        await self._problems.persist("dead letter", write_dead_letter, self.queue.directory / "dead-letter", records,
                             str(error))
 
 
