@@ -4,8 +4,10 @@ retry with the same token, set bad requests aside, re-send in-flight batches aft
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from google.protobuf.message import DecodeError
@@ -148,4 +150,44 @@ async def test_answers_only_after_the_record_is_on_disk(tmp_path: Path) -> None:
     await exporter.consume(named("durable", 2))
     segment = next((tmp_path / "queue" / "clickhouse").glob("*.seg"))
     assert b"durable" in segment.read_bytes()
+    await exporter.shutdown()
+
+
+async def test_a_record_that_went_bad_on_disk_is_logged_counted_and_kept_not_skipped_silently(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    inner = ScriptedExporter()
+    exporter = await started(tmp_path, inner, batch=QueueBatchConfig(min_size=100, flush_timeout=0.5))
+    for name in ("first", "second", "third"):
+        await exporter.consume(named(name))
+    segment = next((tmp_path / "queue" / "clickhouse").glob("*.seg"))
+    data = bytearray(segment.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # inside the second record, after it was acknowledged
+    segment.write_bytes(bytes(data))
+    with caplog.at_level(logging.ERROR):
+        await asyncio.wait_for(exporter.wait_idle(), 5)
+    assert names(inner) == ["first", "third"]
+    assert exporter._counters.corrupt.value == 1
+    assert list((tmp_path / "queue" / "clickhouse" / "damaged").glob(f"{segment.name}-*.bin"))
+    assert any("no longer reads back" in record.getMessage() for record in caplog.records)
+    await exporter.shutdown()
+
+
+async def test_a_dispatcher_that_fails_unexpectedly_is_logged_and_started_again(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    inner = ScriptedExporter()
+    exporter = await started(tmp_path, inner)
+    take = exporter.queue.take
+    failures = [RuntimeError("a bug")]
+
+    def failing_once(*args: Any, **kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return take(*args, **kwargs)
+
+    exporter.queue.take = failing_once  # type: ignore[method-assign]
+    with caplog.at_level(logging.ERROR):
+        await exporter.consume(named("after the failure"))
+        await asyncio.wait_for(exporter.wait_idle(), 5)
+    assert names(inner) == ["after the failure"]
+    assert any("dispatcher stopped" in record.getMessage() for record in caplog.records)
     await exporter.shutdown()
