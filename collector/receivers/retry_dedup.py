@@ -155,7 +155,14 @@ class RetryDedup:
         if store is None or self._writer is not None:
             return
         now = self._clock()
-        loaded = await asyncio.to_thread(store.open, now, self._config.max_entries)
+        try:
+            loaded = await asyncio.to_thread(store.open, now, self._config.max_entries)
+        except (OSError, sqlite3.Error) as error:
+            # The window is an optimisation of the retry path, never a reason not to start.
+            logger.error("retry window file %s cannot be opened (%s): the window is kept in memory only",
+                         store.path, error)
+            self._store = None
+            return
         for key, expires_at, status, body, headers in loaded:
             # A window shortened since the last run applies to what it wrote too (and keeps
             # insertion order the expiry order).

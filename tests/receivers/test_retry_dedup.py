@@ -4,15 +4,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
 
 from collector.receivers.retry_dedup import Answer, RetryDedup, RetryDedupConfig, keyed_headers, request_key
 from collector.receivers.retry_store import RetryStore
+from tests.exporters.queue.small_disk import fill, tmpfs
 
 
 class Clock:
@@ -214,3 +217,43 @@ async def test_the_file_keeps_no_more_than_the_bound(tmp_path: Path) -> None:
     assert (await restarted.once(request_key("acme", "/v1/traces", bytes([4])), produce)).body == b"answer 5"
     assert (await restarted.once(request_key("acme", "/v1/traces", bytes([0])), produce)).body == b"answer 6"
     await restarted.shutdown()
+
+
+async def test_a_window_file_that_cannot_be_opened_leaves_the_window_in_memory(tmp_path: Path) -> None:
+    (tmp_path / "not-a-directory").write_text("")
+    dedup = RetryDedup(RetryDedupConfig(), store=RetryStore(tmp_path / "not-a-directory" / "otlp.retries.sqlite3"))
+    await dedup.start()
+    produce = Producer()
+    key = request_key("acme", "/v1/traces", b"body")
+    await dedup.once(key, produce)
+    await dedup.once(key, produce)
+    assert produce.calls == 1
+    await dedup.shutdown()
+
+
+async def test_a_full_disk_under_the_window_file_costs_nothing_but_the_file(tmp_path: Path, caplog: Any) -> None:
+    """On a real 256 KiB tmpfs: once the file cannot grow, writes fail (logged once) and the
+    window keeps working in memory; when space returns, writing resumes."""
+    caplog.set_level(logging.INFO, "collector.receivers.retry_dedup")
+    with tmpfs(tmp_path / "small", 256 * 1024) as directory:
+        dedup = RetryDedup(RetryDedupConfig(), store=RetryStore(directory / "otlp.retries.sqlite3"))
+        await dedup.start()
+        filler = fill(directory)
+        produce = Producer()
+
+        async def large() -> Answer:
+            produce.calls += 1
+            return Answer(200, b"x" * 4000)
+        keys = [request_key("acme", "/v1/traces", number.to_bytes(4, "big")) for number in range(40)]
+        for key in keys:
+            await dedup.once(key, large)
+        await asyncio.sleep(0.3)
+        assert "cannot write" in caplog.text and caplog.text.count("cannot write") == 1
+        for key in keys:
+            await dedup.once(key, large)
+        assert produce.calls == 40, "repeats are recognised from memory"
+        filler.unlink()
+        await dedup.once(request_key("acme", "/v1/traces", b"after"), large)
+        await asyncio.sleep(0.3)
+        assert "writing again" in caplog.text
+        await dedup.shutdown()
