@@ -4,6 +4,7 @@ same success answer twice and its spans are stored once, read back from the embe
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +118,12 @@ async def test_a_vendor_retry_after_a_restart_is_stored_once(start_collector: St
     again = await send(restarted, "dynamiq", "/v1/traces", body, "application/json", "Bearer dq-access-key")
     assert again == first
     assert await span_rows(restarted) == (1, 1)
+
+
+async def test_simultaneous_copies_of_a_vendor_body_are_stored_once(vendors: Collector) -> None:
+    """Dynamiq has no idempotency of its own: eight copies at once are one request."""
+    body = golden_body("dynamiq", "documented_example")
+    answers = await asyncio.gather(*(send(vendors, "dynamiq", "/v1/traces", body, "application/json",
+                                          "Bearer dq-access-key") for _ in range(8)))
+    assert set(answers) == {answers[0]} and answers[0][0] == 200
+    assert await span_rows(vendors) == (1, 1)
