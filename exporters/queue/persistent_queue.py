@@ -309,11 +309,14 @@ class PersistentQueue:
         try:
             for descriptor in descriptors:
                 await asyncio.to_thread(os.fsync, descriptor)
-        except OSError as error:
+        except Exception as error:  # nobody waits for ever, whatever went wrong
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_exception(error)
-            self._fsync_failed(descriptors, error)
+            if isinstance(error, OSError):
+                self._fsync_failed(descriptors, error)
+            else:
+                logger.error("queue %s: group fsync failed", self.directory, exc_info=error)
         else:
             for waiter in waiters:
                 if not waiter.done():
