@@ -32,11 +32,12 @@ DEFAULT_MAX_ANSWER_BYTES: Final = 4096
 # The adapter receivers' state_directory default: one directory of small receiver state.
 DEFAULT_DIRECTORY: Final = "./data/state"
 # Headers left out of a vendor request's key: transport details a client may change between
-# two attempts of the same request, and the credential (the tenant is in the key instead).
+# two attempts of the same request (OpenAI's SDKs count attempts in x-stainless-retry-count),
+# and the credential (the tenant is in the key instead).
 UNKEYED_HEADERS: Final = frozenset({
     "authorization", "content-length", "content-encoding", "transfer-encoding", "accept", "accept-encoding",
     "connection", "keep-alive", "host", "user-agent", "date", "te", "expect", "traceparent", "tracestate",
-    "baggage", "x-request-id", "x-forwarded-for", "x-real-ip"})
+    "baggage", "x-request-id", "x-forwarded-for", "x-real-ip", "x-stainless-retry-count"})
 # Headers of an answer that aiohttp writes itself when it is sent again.
 _UNSTORED_ANSWER_HEADERS: Final = frozenset({"content-length", "date", "server", "transfer-encoding", "x-request-id"})
 MAX_SHARED_HEADER_SETS: Final = 1024

@@ -67,7 +67,7 @@ async def test_the_key_separates_tenants_routes_extras_and_bodies() -> None:
 
 def test_keyed_headers_leave_out_transport_and_credentials() -> None:
     headers = [("Authorization", "Bearer x"), ("Content-Length", "12"), ("User-Agent", "sdk/1"),
-               ("Idempotency-Key", "run-1"), ("Content-Type", "application/json")]
+               ("Idempotency-Key", "run-1"), ("Content-Type", "application/json"), ("X-Stainless-Retry-Count", "1")]
     assert keyed_headers(headers) == ["content-type: application/json", "idempotency-key: run-1"]
 
 
