@@ -126,3 +126,33 @@ async def test_the_dispatcher_resumes_by_itself_after_enospc_on_its_batch_file(t
         await again.start(StubHost())
         assert again.queue.pending_records == 0 and again._counters.corrupt.value == 0
         await again.shutdown()
+
+
+async def test_a_disk_filled_by_the_queue_itself_is_freed_by_exporting_without_a_restart(tmp_path: Path) -> None:
+    """During an outage the queue's own records fill its disk. Once ClickHouse is back, the
+    queue must still write batches.log and committed (from its reserve) to free anything; the
+    full segment takes no more records, so it is deleted once stored, and requests are taken again."""
+    with tmpfs(tmp_path / "fs", 1024 * 1024) as disk:
+        inner = ScriptedExporter(failures=[RetryableError("down")] * 10_000)
+        settings = CreateSettings("clickhouse", disk)
+        exporter = QueuedExporter(settings, queue_config(batch=QueueBatchConfig(min_size=1, flush_timeout=0)),
+                                  FAST_RETRY, inner)
+        await exporter.start(StubHost())
+        accepted = []
+        for index in range(2000):
+            try:
+                await exporter.consume(named(f"r{index}", 20))
+            except RetryableError:
+                break
+            accepted.append(f"r{index}")
+        else:
+            raise AssertionError("the disk never filled")
+        inner.failures.clear()  # ClickHouse is back
+        await asyncio.wait_for(exporter.wait_idle(), 20)
+        for index in range(5):  # taken again, without a restart
+            await exporter.consume(named(f"later{index}", 20))
+            accepted.append(f"later{index}")
+        await asyncio.wait_for(exporter.wait_idle(), 20)
+        assert sorted(set(names(inner))) == sorted(accepted) and len(names(inner)) == 20 * len(accepted)
+        assert settings.status.degraded() == []
+        await exporter.shutdown()
