@@ -6,7 +6,7 @@ every deduplication token), `committed` (the highest sequence number whose inser
 confirmed) and `batches.log` (batch_journal.py: the record range of every insert and every commit
 point, so that a restart re-sends exactly those batches with the same tokens and ClickHouse drops
 what it already holds). Damaged metadata is handled by metadata.py, damaged segments by
-recovery.py."""
+recovery.py, a full disk with the help of reserve.py."""
 
 from __future__ import annotations
 
@@ -36,14 +36,11 @@ from exporters.queue.record_log import (
     write_atomically,
 )
 from exporters.queue.recovery import Recovery, keep_damaged_bytes, recover
+from exporters.queue.reserve import RESERVE_BYTES, DiskReserve
 
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION: Final = 2
-# Space held back in a `reserve` file: when the disk is full (of the queue's own records, say),
-# deleting it lets the queue still write what exporting needs (batches.log, committed), so that
-# commits free whole segments again. Restored once there is room.
-RESERVE_BYTES: Final = 256 * 1024
 FsyncMode = Literal["always", "batch", "never"]
 __all__ = ["Entry", "InflightBatch", "PersistentQueue", "Recovery"]
 
@@ -63,8 +60,7 @@ class PersistentQueue:
     def __init__(self, directory: Path, fsync: FsyncMode = "batch", fsync_interval_s: float = 0.005,
                  segment_bytes: int = 32 * 1024 * 1024, reserve_bytes: int = RESERVE_BYTES) -> None:
         self.directory = directory
-        self._reserve_bytes = reserve_bytes
-        self.reserve_released = False  # appends are refused until it is restored
+        self.reserve = DiskReserve(directory, reserve_bytes)
         self._fsync = fsync
         self._fsync_interval_s = fsync_interval_s
         self._segment_bytes = segment_bytes
@@ -143,36 +139,9 @@ class PersistentQueue:
         self._rewrite_journal()
         if not self._journal_stale:
             legacy_path.unlink(missing_ok=True)
-        self.restore_reserve()
+        self.reserve.restore()
         return recovery
 
-    def release_reserve(self) -> None:
-        """Frees the reserve for the queue's own bookkeeping; appends wait until it is back."""
-        if not self.reserve_released:
-            logger.warning("queue %s: the disk is full; its reserve is freed for the queue's own files and "
-                           "new requests are refused until there is room again", self.directory)
-        self.reserve_released = True
-        (self.directory / "reserve").unlink(missing_ok=True)
-
-    def _has_room(self, payload_bytes: int) -> bool:
-        stats = os.statvfs(self.directory)  # microseconds: fine for each refused request
-        return stats.f_bavail * stats.f_frsize >= self._reserve_bytes + HEADER_BYTES + payload_bytes
-
-    def restore_reserve(self) -> bool:
-        """Blocking (short: one write into the page cache). True once the reserve is in place."""
-        path = self.directory / "reserve"
-        try:
-            if not path.exists() or path.stat().st_size < self._reserve_bytes:
-                with open(path, "wb") as handle:
-                    handle.write(bytes(self._reserve_bytes))
-        except OSError:
-            path.unlink(missing_ok=True)
-            self.reserve_released = True
-            return False
-        if self.reserve_released:
-            logger.warning("queue %s: there is room again; requests are taken", self.directory)
-        self.reserve_released = False
-        return True
 
     def _add_pending(self, entry: Entry) -> None:
         self._pending.append(entry)
@@ -198,7 +167,8 @@ class PersistentQueue:
         OSError (a full disk, an I/O error) leaves the segment as it was before the call."""
         # Nothing in here awaits until the record is written: sequence numbers and offsets are
         # taken and used in one step, so concurrent appends cannot share or reorder them.
-        if self.reserve_released and not (self._has_room(len(payload)) and self.restore_reserve()):
+        if self.reserve.released and not (self.reserve.has_room_for(HEADER_BYTES + len(payload))
+                                          and self.reserve.restore()):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         record_bytes = HEADER_BYTES + len(payload)
         if self._active_fd < 0 or (self._active_size and self._active_size + record_bytes > self._segment_bytes):
@@ -420,8 +390,8 @@ class PersistentQueue:
             self._journal_batches = {first: batch for first, batch in self._journal_batches.items()
                                      if batch.last >= oldest}
             self._rewrite_journal()
-            if self.reserve_released:
-                self.restore_reserve()
+            if self.reserve.released:
+                self.reserve.restore()
 
     def _rewrite_journal(self, strict: bool = False) -> None:
         try:

@@ -64,8 +64,8 @@ class QueueProblems:
                 result = await asyncio.to_thread(action, *args)
             except OSError as error:
                 self.write_errors.add()
-                if error.errno == errno.ENOSPC and not self._queue.reserve_released:
-                    self._queue.release_reserve()  # room for this write; requests wait meanwhile
+                if error.errno == errno.ENOSPC and not self._queue.reserve.released:
+                    self._queue.reserve.release()  # room for this write; requests wait meanwhile
                     continue
                 reason = f"cannot write the queue's {what}: {describe(error)}"
                 if self._problems.get(what) != reason:
