@@ -112,7 +112,8 @@ class Service:
         register_process_metrics(self.metrics)
         budget = ConnectionBudget.measure(_listener_count(self.config))
         logger.info("connections: %s", budget.describe())
-        host = self.host = RunningHost(self.metrics, HttpServers(budget), auth=Authenticator(self.config.auth),
+        host = self.host = RunningHost(self.metrics, HttpServers(budget, self.metrics),
+                                       auth=Authenticator(self.config.auth),
                                        connection_budget=budget)
         warn_if_exposed_without_auth(self.config)
         self._build()

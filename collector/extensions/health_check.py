@@ -46,7 +46,8 @@ class HealthCheck:
         limits, budget = self._config.limits, budget_of(host)
         settings = ListenerSettings(None, limits.header_read_timeout, budget.cap(limits.max_connections),
                                     limits.body_read_timeout)
-        self._listener = await open_listener(app, self._config.endpoint, settings, "health_check", budget.backlog)
+        self._listener = await open_listener(app, self._config.endpoint, settings, "health_check", budget.backlog,
+                                             getattr(host, "telemetry", None))
 
     async def _handle(self, request: web.Request) -> web.Response:
         ready = bool(self._host is not None and getattr(self._host, "ready", False))

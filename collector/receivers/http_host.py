@@ -13,6 +13,7 @@ from aiohttp import web
 
 from collector.receivers.fd_budget import UNLIMITED, ConnectionBudget
 from collector.receivers.listener import Listener, ListenerSettings, open_listener
+from collector.telemetry.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +29,10 @@ class _Server:
 
 
 class HttpServers:
-    def __init__(self, budget: ConnectionBudget = UNLIMITED) -> None:
+    def __init__(self, budget: ConnectionBudget = UNLIMITED, metrics: Metrics | None = None) -> None:
         self._servers: dict[str, _Server] = {}
         self._budget = budget
+        self._metrics = metrics
 
     def add_route(self, address: str, method: str, path: str, handler: Handler, owner: str,
                   settings: ListenerSettings | None = None) -> None:
@@ -50,7 +52,7 @@ class HttpServers:
             settings = server.settings or ListenerSettings()
             settings = replace(settings, max_connections=budget.cap(settings.max_connections))
             server.listener = await open_listener(server.app, address, settings, ", ".join(sorted(server.owners)),
-                                                  budget.backlog)
+                                                  budget.backlog, self._metrics)
             logger.info("listening on %s://%s for %s (at most %d connections)",
                         "https" if settings.ssl_context else "http", address, ", ".join(sorted(server.owners)),
                         settings.max_connections)

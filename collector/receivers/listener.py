@@ -23,6 +23,7 @@ from collector.receivers.limits import (
     MAX_HEADER_LINE_BYTES,
 )
 from collector.request_id import REQUEST_ID_HEADER, bind_request_id, new_request_id, unbind_request_id
+from collector.telemetry.metrics import Counter, Metrics
 
 logger = logging.getLogger(__name__)
 
@@ -77,9 +78,9 @@ class ListenerSettings:
 class _ConnectionCount:
     __slots__ = ("limit", "open", "refused")
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, refused: Counter | None = None) -> None:
         self.open = 0
-        self.refused = 0
+        self.refused = refused or Counter()  # counted, never logged one by one (a flood)
         self.limit = limit
 
 
@@ -98,7 +99,7 @@ class _CountedProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         count = self._count
         if count.open >= count.limit:
-            count.refused += 1
+            count.refused.add()
             if isinstance(transport, asyncio.WriteTransport):
                 transport.write(_BUSY_ANSWER)
             transport.close()
@@ -136,12 +137,12 @@ class CappedSite(web.BaseSite):
     __slots__ = ("_count", "_host", "_port", "_settings")
 
     def __init__(self, runner: web.BaseRunner, host: str, port: int, settings: ListenerSettings,
-                 backlog: int = DEFAULT_ACCEPT_BACKLOG) -> None:
+                 backlog: int = DEFAULT_ACCEPT_BACKLOG, refused: Counter | None = None) -> None:
         super().__init__(runner, ssl_context=settings.ssl_context, backlog=backlog)
         self._host = host
         self._port = port
         self._settings = settings
-        self._count = _ConnectionCount(settings.max_connections)
+        self._count = _ConnectionCount(settings.max_connections, refused)
 
     @property
     def name(self) -> str:
@@ -154,7 +155,7 @@ class CappedSite(web.BaseSite):
 
     @property
     def refused_connections(self) -> int:
-        return self._count.refused
+        return int(self._count.refused.value)
 
     async def start(self) -> None:
         await super().start()
@@ -196,9 +197,10 @@ class Listener:
 
 
 async def open_listener(app: web.Application, address: str, settings: ListenerSettings, owner: str,
-                        backlog: int = DEFAULT_ACCEPT_BACKLOG) -> Listener:
+                        backlog: int = DEFAULT_ACCEPT_BACKLOG, metrics: Metrics | None = None) -> Listener:
     """Serves `app` on `address` (host:port); OSError naming `owner` and the address if it
-    cannot listen there. Every answer carries X-Request-Id (collector.request_id)."""
+    cannot listen there. Every answer carries X-Request-Id (collector.request_id); with
+    `metrics`, the listener's open and refused connections are series labelled by address."""
     app.middlewares.append(_request_id_middleware)
     app.on_response_prepare.append(_stamp_request_id)
     # aiohttp's keep-alive timer runs from the start of a connection (and from the end of each
@@ -212,12 +214,20 @@ async def open_listener(app: web.Application, address: str, settings: ListenerSe
                            logger=ProtocolErrorLogger(logging.getLogger("aiohttp.server")))
     await runner.setup()
     host, port = split_address(address)
-    site = CappedSite(runner, host, port, settings, backlog)
+    refused = None
+    if metrics is not None:
+        refused = metrics.counter("spanhouse_listener_refused_connections",
+                                  "Connections answered 503 and closed over the listener's max_connections",
+                                  listener=address)
+    site = CappedSite(runner, host, port, settings, backlog, refused)
     try:
         await site.start()
     except OSError as error:
         await runner.cleanup()
         raise OSError(f"{owner}: cannot listen on {address}: {error.strerror or error}") from error
+    if metrics is not None:
+        metrics.gauge("spanhouse_listener_open_connections", "Connections open on the listener",
+                      lambda: float(site.open_connections), listener=address)
     return Listener(runner, site)
 
 

@@ -25,7 +25,7 @@ class MetricsServer:
         app = web.Application()
         app.router.add_get("/metrics", self._handle)
         self._listener = await open_listener(app, self._address, self._settings, "service.telemetry.metrics",
-                                             self._backlog)
+                                             self._backlog, self._metrics)
 
     @property
     def bound_port(self) -> int:

@@ -5,6 +5,7 @@ log stays small (no EMFILE, no traceback per connection)."""
 from __future__ import annotations
 
 import asyncio
+import re
 import resource
 import socket
 import subprocess
@@ -125,6 +126,12 @@ service:
                 statuses.append(await _post_otlp(session, http_port, 0xB0))
         assert len(statuses) >= 20 and set(statuses) == {200}, statuses
         assert process.poll() is None
+        async with aiohttp.ClientSession() as session, \
+                session.get(f"http://127.0.0.1:{metrics_port}/metrics") as reply:
+            metrics = await reply.text()
+        series = f'spanhouse_listener_refused_connections{{listener="127.0.0.1:{query_port}"}} '
+        refused = re.search(re.escape(series) + r"([0-9.]+)", metrics)
+        assert refused is not None and float(refused.group(1)) > 0, metrics  # the cap did the work
     finally:
         for connection in held:
             connection.close()

@@ -108,7 +108,7 @@ class QueryApi:
         settings = ListenerSettings(None, limits.header_read_timeout, budget.cap(limits.max_connections),
                                     limits.body_read_timeout)
         self._listener = await open_listener(app, self._config.endpoint, settings, self._component_id,
-                                             budget.backlog)
+                                             budget.backlog, getattr(host, "telemetry", None))
 
     async def shutdown(self) -> None:
         if self._listener is not None:
