@@ -201,3 +201,10 @@ async def send_load(port: int, clients: int, stop: asyncio.Event, spans_per_requ
 
     await asyncio.gather(*(client(number) for number in range(first_client, first_client + clients)))
     return result
+
+
+def assert_exactly_once(collector: CollectorProcess, load: LoadResult) -> None:
+    rows, stored = collector.wait_stored(load.acknowledged)
+    missing = load.acknowledged - stored
+    assert not missing, f"{len(missing)} acknowledged spans were lost"
+    assert rows == len(stored), f"{rows - len(stored)} duplicate rows"

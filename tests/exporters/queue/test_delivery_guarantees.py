@@ -16,14 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.exporters.queue.delivery import CollectorProcess, LoadResult, send_load
-
-
-def assert_exactly_once(collector: CollectorProcess, load: LoadResult) -> None:
-    rows, stored = collector.wait_stored(load.acknowledged)
-    missing = load.acknowledged - stored
-    assert not missing, f"{len(missing)} acknowledged spans were lost"
-    assert rows == len(stored), f"{rows - len(stored)} duplicate rows"
+from tests.exporters.queue.delivery import CollectorProcess, LoadResult, assert_exactly_once, send_load
 
 
 async def load_then(collector: CollectorProcess, seconds: float, action: str, clients: int = 4) -> LoadResult:

@@ -15,9 +15,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.exporters.queue.delivery import CollectorProcess, LoadResult, request_body, send_load
+from tests.exporters.queue.delivery import CollectorProcess, LoadResult, assert_exactly_once, request_body, send_load
 from tests.exporters.queue.small_disk import fill, tmpfs
-from tests.exporters.queue.test_delivery_guarantees import assert_exactly_once
 
 
 async def post(session: aiohttp.ClientSession, port: int, number: int) -> tuple[int, dict[str, str], str, list[str]]:
