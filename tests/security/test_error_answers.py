@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import grpc
 import orjson
 import pytest
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
 from collector import error_log
 from collector.error_log import LOG_BURST, ErrorDetailLog
@@ -26,6 +28,8 @@ UNREACHABLE = """
 receivers:
   otlp:
     protocols:
+      grpc:
+        endpoint: 127.0.0.1:{port:grpc}
       http:
         endpoint: 127.0.0.1:{port:http}
   archal:
@@ -119,6 +123,16 @@ async def test_unreachable_clickhouse_is_a_short_reason_and_a_request_id(
         logged = [record.getMessage() for record in caplog.records if request_id in record.getMessage()]
         assert len(logged) == 1, (route, logs)
         assert f"127.0.0.1:{ports['closed']}" in logged[0] or "cannot be read now" in logged[0], logged[0]
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{ports['grpc']}") as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await trace_service_pb2_grpc.TraceServiceStub(channel).Export(otlp_request())
+    assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+    details = raised.value.details() or ""
+    assert_no_internals(details, collector)
+    found = REQUEST_ID.search(details)
+    assert found is not None, details
+    assert ("x-request-id", found.group(1)) in tuple(raised.value.trailing_metadata() or ())
+    assert found.group(1) in caplog.text
 
 
 async def test_a_damaged_part_is_a_500_without_its_path(start_collector: StartCollector, caplog: Any) -> None:

@@ -112,10 +112,11 @@ class TraceService(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore
 
 async def abort(context: grpc.aio.ServicerContext, error: BaseException) -> NoReturn:
     answer = classify(error)
-    metadata: tuple[tuple[str, str | bytes], ...] = ()
+    # The id the details were logged under, as OTLP/HTTP's X-Request-Id header.
+    metadata: tuple[tuple[str, str | bytes], ...] = (("x-request-id", answer.request_id),)
     if answer.retry_after_s is not None:
         # Clients retry RESOURCE_EXHAUSTED only when the status carries RetryInfo.
-        metadata = (("grpc-status-details-bin", encode_retry_status(
+        metadata += (("grpc-status-details-bin", encode_retry_status(
             answer.grpc_status.value[0], answer.message, answer.retry_after_s)),)
     await context.abort(answer.grpc_status, answer.message, trailing_metadata=metadata)
     raise AssertionError("context.abort returned")  # it raises; this tells mypy
