@@ -28,8 +28,8 @@ from adapters.base import (
     StateView,
     StateWrite,
 )
-from collector.component import Traces
-from collector.config.types import ADDRESS
+from collector.core.component import Traces
+from collector.core.config.types import ADDRESS
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from adapters.agentvista import AGENT_RECORD_TTL_S, AGENTS_NAMESPACE, agent_id
 from adapters.agentvista_read_shape import as_uuid, trace_header, vendor_spans
 from adapters.agentvista_validate import describe
 from adapters.base import AdapterRequest, AdapterResponse, ServiceRoute, Services, StateWrite
-from collector.errors import RetryableError
+from collector.core.errors import RetryableError
 from collector.extensions.query_api.outcomes import Outcome
 from collector.extensions.query_api.params import BadParameterError, iso_time, parse_trace_id
 from collector.extensions.query_api.store import TraceStore

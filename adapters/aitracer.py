@@ -28,7 +28,7 @@ from adapters.base import (
 )
 from adapters.openai_agents import handle_agents
 from collector.auth.config import TENANT_PATTERN
-from collector.config.types import ADDRESS, DURATION
+from collector.core.config.types import ADDRESS, DURATION
 
 DEFAULT_ENDPOINT: Final = "127.0.0.1:4412"
 TRACES_PATH: Final = "/api/traces"

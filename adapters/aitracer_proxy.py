@@ -29,8 +29,8 @@ from adapters.aitracer_preflight import (
 from adapters.attributes import new_traces
 from adapters.base import AdapterRequest, AdapterResponse, Services, StreamingAnswer
 from adapters.ids import trace_id_from
-from collector.config.types import BYTE_SIZE, DURATION
-from collector.errors import PipelineError
+from collector.core.config.types import BYTE_SIZE, DURATION
+from collector.core.errors import PipelineError
 from collector.processors.governance_rules import PII_RULES
 
 logger = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from adapters.base import (
     Route,
     StateView,
 )
-from collector.config.types import ADDRESS
+from collector.core.config.types import ADDRESS
 
 DEFAULT_ENDPOINT: Final = "127.0.0.1:4410"
 TRACES_PATH: Final = "/api/traces"

@@ -17,7 +17,7 @@ from adapters.archal_traces import SCOPE_NAME
 from adapters.attributes import new_traces, put, put_flattened
 from adapters.base import AdapterRequest, AdapterResponse, AdapterResult, StateView, StateWrite
 from adapters.ids import derived_span_id, trace_id_from
-from collector.component import Traces
+from collector.core.component import Traces
 
 SESSIONS_NAMESPACE: Final = "archal.sessions"
 IDEMPOTENCY_HEADER: Final = "idempotency-key"  # AdapterRequest lowercases header names

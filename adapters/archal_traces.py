@@ -14,8 +14,8 @@ from adapters.attributes import new_traces, put, put_flattened
 from adapters.base import AdapterRequest, AdapterResponse, AdapterResult
 from adapters.ids import derived_span_id, span_id_from, trace_id_from
 from adapters.times import TimeFormatError, to_ns
-from collector.component import Traces
-from collector.errors import PermanentError
+from collector.core.component import Traces
+from proto.errors import MalformedPayloadError
 from proto.otlp_json import decode_traces
 
 SCOPE_NAME: Final = "spanhouse.adapters.archal"
@@ -75,7 +75,7 @@ def handle_traces(request: AdapterRequest) -> AdapterResult:
     if any(key in payload for key in OTLP_KEYS):
         try:
             traces = _from_otlp(payload, fields)
-        except PermanentError as error:
+        except MalformedPayloadError as error:
             return AdapterResult(bad_request(str(error)))
     else:
         traces = _from_vendor_shape(payload, fields, request)

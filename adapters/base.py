@@ -12,12 +12,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol
 
-from collector.component import Traces
-from collector.config.types import ADDRESS, BYTE_SIZE, DURATION
-from collector.receivers.limits import InputLimits
-from collector.receivers.rate_limit import RateLimitConfig
-from collector.receivers.retry_dedup import RetryDedupConfig
-from collector.tls import TlsConfig
+from collector.core.component import Traces
+from collector.core.config.types import ADDRESS, BYTE_SIZE, DURATION
+from collector.server.limits import InputLimits
+from collector.server.rate_limit import RateLimitConfig
+from collector.server.retry_dedup import RetryDedupConfig
+from collector.server.tls import TlsConfig
 
 # Same default body limit as the OTLP receiver (16 MiB, before and after decompression).
 DEFAULT_MAX_REQUEST_BODY_BYTES = 16 * 1024 * 1024
@@ -94,7 +94,7 @@ class Services(Protocol):
     provides them; tests can provide doubles."""
 
     async def consume(self, traces: Traces) -> None:
-        """Hands spans to the pipeline; raises collector.errors.PipelineError when refused."""
+        """Hands spans to the pipeline; raises collector.core.errors.PipelineError when refused."""
         ...
 
     @property

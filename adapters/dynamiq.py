@@ -29,7 +29,7 @@ from adapters.base import (
 )
 from adapters.dynamiq_spans import to_traces
 from adapters.dynamiq_validate import validate
-from collector.config.types import ADDRESS
+from collector.core.config.types import ADDRESS
 
 # Go's http.StatusText, which the Dynamiq collector's error bodies use as `message`.
 STATUS_TEXT: Final = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",

@@ -13,7 +13,7 @@ from adapters.dynamiq_attributes import json_text, put, put_strings
 from adapters.dynamiq_genai import put_genai
 from adapters.dynamiq_validate import VALIDATED_FIELDS, Run, checked_time, text_problem
 from adapters.ids import span_id_from, trace_id_from
-from collector.component import Traces
+from collector.core.component import Traces
 
 # Fields this adapter maps itself; any other field of a run is kept as `dynamiq.<field>`.
 MAPPED_FIELDS: Final = frozenset({*VALIDATED_FIELDS, "parent_run_id", "session_id", "input", "output", "error",

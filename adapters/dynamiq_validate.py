@@ -9,7 +9,7 @@ from typing import Any, Final
 
 from adapters.attributes import clean_text, is_utf8
 from adapters.times import MAX_TIME_NS, TimeFormatError, iso_to_ns
-from collector.receivers.limits import json_deeper_than
+from collector.server.limits import json_deeper_than
 
 RUN_TYPES: Final = frozenset({"workflow", "flow", "node"})
 RUN_STATUSES: Final = frozenset({"succeeded", "failed", "skipped", "canceled"})

@@ -21,7 +21,7 @@ from adapters.base import (
 )
 from adapters.zipkin_spans import to_traces
 from adapters.zipkin_validate import SpanError, ZipkinSpan, describe, read_span
-from collector.config.types import ADDRESS
+from collector.core.config.types import ADDRESS
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from adapters.attributes import clean_text, put
 from adapters.zipkin_validate import NO_SERVICE_NAME, SCOPE_NAME_TAGS, SCOPE_VERSION_TAGS, ZipkinSpan, first_tag
-from collector.component import Traces
+from collector.core.component import Traces
 
 KINDS: Final = {"CLIENT": Span.SPAN_KIND_CLIENT, "SERVER": Span.SPAN_KIND_SERVER,
                 "PRODUCER": Span.SPAN_KIND_PRODUCER, "CONSUMER": Span.SPAN_KIND_CONSUMER}

@@ -17,7 +17,7 @@ from adapters.base import AdapterRequest, Route
 from bench import vendor_bodies
 from bench.traces import build_body
 from collector.receivers.adapter_receiver import _decode_json
-from collector.receivers.limits import DEFAULT_MAX_JSON_DEPTH, check_json_depth
+from collector.server.limits import DEFAULT_MAX_JSON_DEPTH, check_json_depth
 
 BASE_TIME_NS: Final = 1_764_000_000_000_000_000
 # The load generator's default body sizes (bench.templates.PROTOCOLS).

@@ -29,7 +29,7 @@ _STAGE_RULES: Final = (
     ("insert (clickhouse-connect + chdb)", "clickhouse_connect/", ""),
     ("insert (clickhouse-connect + chdb)", "chdb/", ""),
     ("insert (clickhouse-connect + chdb)", "exporters/clickhouse/exporter.py", "_write"),
-    ("span counting", "collector/component.py", "span_count"),
+    ("span counting", "collector/core/component.py", "span_count"),
 )
 # Frameworks: only when no stage frame is on the stack.
 _FRAMEWORK_RULES: Final = (

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from collector import __version__
-from collector.config.errors import ConfigError
 from collector.config.loader import load_config
 from collector.config.model import ServiceConfig
+from collector.core.config.errors import ConfigError
 from collector.registry import default_registry
 from collector.telemetry.logs import configure_logging
 
@@ -26,7 +26,7 @@ def _load(path: str) -> ServiceConfig:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from collector.receivers.fd_budget import raise_open_file_limit
+    from collector.server.fd_budget import raise_open_file_limit
     from collector.service import Service
 
     config = _load(args.config)

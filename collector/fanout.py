@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from collector.component import Consumer, Traces
+from collector.core.component import Consumer, Traces
 
 
 class FanOut:

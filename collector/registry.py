@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from importlib.metadata import entry_points
 from typing import Final
 
-from collector.component import Factory, Kind
+from collector.core.component import Factory, Kind
 
 logger = logging.getLogger(__name__)
 

@@ -14,14 +14,14 @@ from typing import Any
 
 from collector.auth import Authenticator
 from collector.auth.exposure import warn_if_exposed_without_auth
-from collector.component import Consumer, CreateSettings
 from collector.config.model import ComponentConfig, ServiceConfig
+from collector.core.component import Consumer, CreateSettings
+from collector.core.metrics import Metrics, register_process_metrics
+from collector.core.status import StatusBoard
 from collector.fanout import fan_out
-from collector.receivers.fd_budget import UNLIMITED, ConnectionBudget
-from collector.receivers.guard import TokenRateLimits
-from collector.receivers.http_host import HttpServers
-from collector.status import StatusBoard
-from collector.telemetry.metrics import Metrics, register_process_metrics
+from collector.server.fd_budget import UNLIMITED, ConnectionBudget
+from collector.server.guard import TokenRateLimits
+from collector.server.http_host import HttpServers
 from collector.telemetry.server import DEFAULT_SETTINGS as METRICS_LISTENER
 from collector.telemetry.server import MetricsServer
 
@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class RunningHost:
-    """What components see of the running service (collector.component.Host)."""
+    """What components see of the running service (collector.core.component.Host)."""
 
     telemetry: Metrics
     http_servers: HttpServers = field(default_factory=HttpServers)
@@ -40,7 +40,7 @@ class RunningHost:
     # Checks bearer tokens for every receiver and read route (collector.auth.authenticate).
     auth: Authenticator = field(default_factory=lambda: Authenticator(None))
     token_rate_limits: TokenRateLimits = field(default_factory=TokenRateLimits)
-    # How many connections each listener may hold (collector.receivers.fd_budget).
+    # How many connections each listener may hold (collector.server.fd_budget).
     connection_budget: ConnectionBudget = UNLIMITED
 
     def clickhouse(self) -> Any:

@@ -8,8 +8,8 @@ from typing import Final, Literal, get_args
 
 import orjson
 
-from collector.component import CreateSettings, Factory, Host, Kind, Traces, span_count
-from collector.telemetry.metrics import Counter
+from collector.core.component import CreateSettings, Factory, Host, Kind, Traces, span_count
+from collector.core.metrics import Counter
 from proto.otlp_json import encode_traces
 
 Verbosity = Literal["basic", "normal", "detailed"]

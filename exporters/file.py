@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, BinaryIO, Final
 
-from collector.component import CreateSettings, Factory, Host, Kind, Traces, span_count
-from collector.config.types import PATH
-from collector.errors import RetryableError
-from collector.telemetry.metrics import Counter
+from collector.core.component import CreateSettings, Factory, Host, Kind, Traces, span_count
+from collector.core.config.types import PATH
+from collector.core.errors import RetryableError
+from collector.core.metrics import Counter
 from proto.otlp_json import encode_traces
 
 MIB: Final = 1024 * 1024

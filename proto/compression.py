@@ -8,7 +8,7 @@ from typing import Final
 
 import zstandard
 
-from collector.errors import PayloadTooLargeError, PermanentError, UnsupportedMediaTypeError
+from proto.errors import DecompressedTooLargeError, MalformedPayloadError, UnknownEncodingError
 
 # Names as sent in Content-Encoding / grpc-encoding, mapped to the codec that undoes them.
 # "zlib" and "x-gzip" are aliases the Go collector and some clients use.
@@ -32,13 +32,13 @@ def _codec(encoding: str | None) -> str:
     name = (encoding or "").strip().lower()
     codec = _CODECS.get(name)
     if codec is None:
-        raise UnsupportedMediaTypeError(
+        raise UnknownEncodingError(
             f'unsupported content encoding "{encoding}" (supported: {", ".join(SUPPORTED_ENCODINGS)})')
     return codec
 
 
-def _too_large(max_bytes: int) -> PayloadTooLargeError:
-    return PayloadTooLargeError(f"decompressed body exceeds the limit of {max_bytes} bytes")
+def _too_large(max_bytes: int) -> DecompressedTooLargeError:
+    return DecompressedTooLargeError(f"decompressed body exceeds the limit of {max_bytes} bytes")
 
 
 def decompress(body: bytes, encoding: str | None, max_bytes: int) -> bytes:
@@ -77,7 +77,7 @@ def _inflate(body: bytes, wbits: int, max_bytes: int, name: str) -> bytes:
                 chunk = inflater.decompress(pending, _CHUNK_BYTES)
                 pending = inflater.unconsumed_tail
                 if not chunk and not pending and position >= len(body) and not inflater.eof:
-                    raise PermanentError(f"{name} body is truncated")
+                    raise MalformedPayloadError(f"{name} body is truncated")
                 output.write(chunk)
                 if output.tell() > max_bytes:
                     raise _too_large(max_bytes)
@@ -85,7 +85,7 @@ def _inflate(body: bytes, wbits: int, max_bytes: int, name: str) -> bytes:
                 break  # zlib and raw deflate: one stream, trailing bytes ignored
             position -= len(inflater.unused_data)
     except zlib.error as error:
-        raise PermanentError(f"{name} body is corrupt: {error}") from None
+        raise MalformedPayloadError(f"{name} body is corrupt: {error}") from None
     return output.getvalue()
 
 
@@ -111,7 +111,7 @@ def _zstd(body: bytes, max_bytes: int) -> bytes:
             frame = decompressor.decompressobj()
             while not frame.eof:
                 if position >= len(body):
-                    raise PermanentError("zstd body is truncated")
+                    raise MalformedPayloadError("zstd body is truncated")
                 piece = view[position:position + _INPUT_SLICE_BYTES]
                 position += len(piece)
                 output.write(frame.decompress(piece))
@@ -119,7 +119,7 @@ def _zstd(body: bytes, max_bytes: int) -> bytes:
                     raise _too_large(max_bytes)
             position -= len(frame.unused_data)
     except zstandard.ZstdError as error:
-        raise PermanentError(f"zstd body is corrupt: {error}") from None
+        raise MalformedPayloadError(f"zstd body is corrupt: {error}") from None
     return output.getvalue()
 
 

@@ -12,7 +12,7 @@ import orjson
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
-from collector.errors import PermanentError
+from proto.errors import MalformedPayloadError
 from proto.otlp_json_encode import encode_message_json, encode_traces
 from proto.otlp_json_fields import MAX_ANY_VALUE_DEPTH, DecodeError, describe, fields_for, fill
 
@@ -34,7 +34,7 @@ _SPAN_FIELDS: Final = fields_for(Span.DESCRIPTOR)
 
 
 def decode_traces(body: bytes) -> ExportTraceServiceRequest:
-    """An OTLP/JSON ExportTraceServiceRequest; PermanentError naming the field when malformed,
+    """An OTLP/JSON ExportTraceServiceRequest; MalformedPayloadError naming the field when malformed,
     inside a span too. An empty body is an empty request, as it is in the protobuf encoding."""
     return _decode(body, None)
 
@@ -44,7 +44,7 @@ def decode_traces_keeping_valid_spans(body: bytes) -> tuple[ExportTraceServiceRe
     is not hex, a time that is not an integer, an unknown enum name, a bad attribute...) is a
     defect of that span alone: it is left in place empty and named in the defects, for
     proto.validate.drop_invalid_spans to remove and count like a protobuf span with a bad id.
-    A body that is not JSON or not OTLP's shape above the spans is still a PermanentError."""
+    A body that is not JSON or not OTLP's shape above the spans is still a MalformedPayloadError."""
     defects: SpanDefects = {}
     return _decode(body, defects), defects
 
@@ -56,13 +56,13 @@ def _decode(body: bytes, defects: SpanDefects | None) -> ExportTraceServiceReque
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as error:
-        raise PermanentError(f"request body is not valid JSON: {error}") from None
+        raise MalformedPayloadError(f"request body is not valid JSON: {error}") from None
     try:
         _fill_request(request, document, defects)
     except DecodeError as error:
-        raise PermanentError(f"invalid OTLP/JSON: {error.render()}") from None
+        raise MalformedPayloadError(f"invalid OTLP/JSON: {error.render()}") from None
     except Exception as error:  # bad input must never surface as anything but a 400
-        raise PermanentError(f"invalid OTLP/JSON: {type(error).__name__}: {error}") from None
+        raise MalformedPayloadError(f"invalid OTLP/JSON: {type(error).__name__}: {error}") from None
     return request
 
 

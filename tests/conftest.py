@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from collector.component import Traces, span_count
 from collector.config.loader import load_config
-from collector.errors import PipelineError
+from collector.core.component import Traces, span_count
+from collector.core.errors import PipelineError
+from collector.core.metrics import Metrics
 from collector.registry import default_registry
 from collector.service import Service
-from collector.telemetry.metrics import Metrics
 
 
 def free_port() -> int:

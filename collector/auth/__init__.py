@@ -26,6 +26,6 @@ def authenticator_of(host: Any) -> Authenticator:
 
 
 def authenticate(host: Any, headers: Mapping[str, str], required_scope: str) -> Principal:
-    """The caller of a request: raises collector.errors.UnauthenticatedError (401) or
-    PermissionDeniedError (403), which `collector.errors.classify` maps to HTTP and gRPC."""
+    """The caller of a request: raises collector.core.errors.UnauthenticatedError (401) or
+    PermissionDeniedError (403), which `collector.core.errors.classify` maps to HTTP and gRPC."""
     return authenticator_of(host).authenticate(headers, required_scope)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from collector.auth.config import DEFAULT_TENANT, SCOPES, AuthSettings, RateLimit, TokenEntry, token_digest
-from collector.errors import PermissionDeniedError, UnauthenticatedError
+from collector.core.errors import PermissionDeniedError, UnauthenticatedError
 
 logger = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
-from collector.config.decode import INVALID, Decoder
-from collector.config.document import ConfigDocument, YamlPath
-from collector.config.types import PATH
+from collector.core.config.decode import INVALID, Decoder
+from collector.core.config.document import ConfigDocument, YamlPath
+from collector.core.config.types import PATH
 
 Scope = Literal["write", "read"]
 SCOPES: Final[tuple[Scope, ...]] = ("write", "read")

@@ -6,7 +6,7 @@ import ipaddress
 import logging
 
 from collector.config.model import ServiceConfig
-from collector.config.types import split_address
+from collector.core.config.types import split_address
 
 logger = logging.getLogger(__name__)
 

@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Any, Final, Literal, get_args, get_origin
 
 from collector.auth.config import AuthSection
-from collector.component import Kind
-from collector.config.decode import has_default, marker_of, optional_of, type_hints
 from collector.config.service import PipelineSection, ServiceSection
-from collector.config.types import ADDRESS, BYTE_SIZE, DURATION, PATH, Marker, format_duration
+from collector.core.component import Kind
+from collector.core.config.decode import has_default, marker_of, optional_of, type_hints
+from collector.core.config.types import ADDRESS, BYTE_SIZE, DURATION, PATH, Marker, format_duration
 from collector.registry import Registry
 
 SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
-# The same languages as collector.config.types parses.
+# The same languages as collector.core.config.types parses.
 DURATION_PATTERN: Final = r"^(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|ms|s|m|h))+)$"
 BYTE_SIZE_PATTERN: Final = r"^\s*[0-9]+(\.[0-9]+)?\s*([KMGTkmgt][Ii]?[Bb]?|[Bb])?\s*$"
 ADDRESS_PATTERN: Final = r"^.*:[0-9]{1,5}$"

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any, Final
 
 from collector.auth.config import load_auth
-from collector.component import Factory, Kind
 from collector.config.collisions import check_endpoint_collisions
-from collector.config.decode import INVALID, Decoder
-from collector.config.document import ConfigDocument, YamlPath, describe, parse_document
-from collector.config.errors import ConfigError, ConfigIssue
 from collector.config.model import ComponentConfig, ServiceConfig
 from collector.config.service import LoadedService, load_service
+from collector.core.component import Factory, Kind
+from collector.core.config.decode import INVALID, Decoder
+from collector.core.config.document import ConfigDocument, YamlPath, describe, parse_document
+from collector.core.config.errors import ConfigError, ConfigIssue
 from collector.registry import Registry, UnknownComponentError
 
 TOP_LEVEL_KEYS: Final = ("receivers", "processors", "exporters", "extensions", "service", "auth")

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from collector.auth.config import AuthSettings
-from collector.component import Factory
+from collector.core.component import Factory
 
 LogLevel = Literal["debug", "info", "warn", "error"]
 

@@ -1,5 +1,5 @@
 """The `health_check` extension: `GET /` answers 200 once every pipeline is ready, and 503 while
-the collector starts or drains or a component reports itself degraded (collector/status.py)."""
+the collector starts or drains or a component reports itself degraded (collector/core/status.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Annotated, Any, Final
 
 from aiohttp import web
 
-from collector.component import CreateSettings, Endpoint, Factory, Host, Kind
-from collector.config.types import ADDRESS
-from collector.receivers.fd_budget import budget_of
-from collector.receivers.limits import ListenerLimits, small_listener_limits
-from collector.receivers.listener import Listener, ListenerSettings, open_listener
+from collector.core.component import CreateSettings, Endpoint, Factory, Host, Kind
+from collector.core.config.types import ADDRESS
+from collector.server.fd_budget import budget_of
+from collector.server.limits import ListenerLimits, small_listener_limits
+from collector.server.listener import Listener, ListenerSettings, open_listener
 
 DEFAULT_ENDPOINT: Final = "127.0.0.1:13133"
 

@@ -10,9 +10,9 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from collector.component import Consumer, CreateSettings, Factory, Host, Kind, Traces, span_count
-from collector.config.types import DURATION
-from collector.telemetry.metrics import Histogram
+from collector.core.component import Consumer, CreateSettings, Factory, Host, Kind, Traces, span_count
+from collector.core.config.types import DURATION
+from collector.core.metrics import Histogram
 
 
 @dataclass(frozen=True, slots=True)

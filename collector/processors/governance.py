@@ -12,7 +12,8 @@ from typing import Any, Final, Literal
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
 
-from collector.component import Consumer, CreateSettings, Factory, Host, Kind, Traces
+from collector.core.component import Consumer, CreateSettings, Factory, Host, Kind, Traces
+from collector.core.metrics import Counter
 from collector.processors.governance_rules import (
     ALL_RULES,
     COST_CEILING,
@@ -23,7 +24,6 @@ from collector.processors.governance_rules import (
     model_allowed,
     severity_of,
 )
-from collector.telemetry.metrics import Counter
 
 FINDINGS_ATTRIBUTE: Final = "governance.findings"
 SEVERITY_ATTRIBUTE: Final = "governance.severity"

@@ -10,10 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from collector.component import Consumer, CreateSettings, Factory, Host, Kind, Traces, span_count
-from collector.config.types import DURATION
-from collector.errors import ResourceExhaustedError
-from collector.telemetry.metrics import Counter, process_rss_bytes
+from collector.core.component import Consumer, CreateSettings, Factory, Host, Kind, Traces, span_count
+from collector.core.config.types import DURATION
+from collector.core.errors import ResourceExhaustedError
+from collector.core.metrics import Counter, process_rss_bytes
 
 logger = logging.getLogger(__name__)
 

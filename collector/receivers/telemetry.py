@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from collector.telemetry.metrics import Counter, Metrics
+from collector.core.metrics import Counter, Metrics
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,13 @@
 """Serves the collector's own metrics as Prometheus text on `service.telemetry.metrics.address`,
-behind the same connection protections as every listener (collector.receivers.listener)."""
+behind the same connection protections as every listener (collector.server.listener)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from collector.receivers.limits import DEFAULT_SMALL_LISTENER_MAX_CONNECTIONS
-from collector.receivers.listener import DEFAULT_ACCEPT_BACKLOG, Listener, ListenerSettings, open_listener
-from collector.telemetry.metrics import Metrics
+from collector.core.metrics import Metrics
+from collector.server.limits import DEFAULT_SMALL_LISTENER_MAX_CONNECTIONS
+from collector.server.listener import DEFAULT_ACCEPT_BACKLOG, Listener, ListenerSettings, open_listener
 
 DEFAULT_SETTINGS = ListenerSettings(max_connections=DEFAULT_SMALL_LISTENER_MAX_CONNECTIONS)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Final, Literal
 from urllib.parse import urlsplit
 
-from collector.config.types import DURATION
+from collector.core.config.types import DURATION
 from exporters.queue.config import RetryConfig, SendingQueueConfig
 
 ENDPOINT_SCHEMES: Final = ("chdb", "http", "https")

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import IO, Final
 
-from collector.errors import PermanentError, RetryableError
+from collector.core.errors import PermanentError, RetryableError
 from exporters.clickhouse.native import NativeInsert, encode_native
 
 # request: u32 payload length, u8 compression (index in COMPRESSIONS), payload

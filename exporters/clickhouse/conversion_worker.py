@@ -8,7 +8,7 @@ import signal
 import sys
 from typing import IO
 
-from collector.errors import PermanentError
+from collector.core.errors import PermanentError
 from exporters.clickhouse.conversion import (
     ANSWER_HEADER,
     COMPRESSIONS,

@@ -19,10 +19,10 @@ from urllib.parse import urlsplit
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
-from collector.component import CreateSettings, Host, Traces, span_count
-from collector.errors import PipelineError, RetryableError
+from collector.core.component import CreateSettings, Host, Traces, span_count
+from collector.core.errors import PipelineError, RetryableError
+from collector.core.metrics import Counter
 from collector.sql import QueryServer, SocketSecurityError, socket_path_for
-from collector.telemetry.metrics import Counter
 from exporters.clickhouse.columns import COLUMN_NAMES
 from exporters.clickhouse.config import EMBEDDED_PREFIX, ClickHouseConfig, resolve_endpoint
 from exporters.clickhouse.conversion import Converter

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from collector.component import CreateSettings, Factory, Kind
+from collector.core.component import CreateSettings, Factory, Kind
 from exporters.clickhouse.config import ClickHouseConfig, resolve_endpoint
 from exporters.clickhouse.exporter import ClickHouseExporter
 from exporters.queue.sending_queue import queued

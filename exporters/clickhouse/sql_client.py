@@ -7,10 +7,10 @@ import asyncio
 import dataclasses
 from typing import Any
 
-from collector.component import CreateSettings
 from collector.config.model import ServiceConfig
+from collector.core.component import CreateSettings
+from collector.core.metrics import Metrics
 from collector.sql import QueryResult, query_running_collector, socket_path_for
-from collector.telemetry.metrics import Metrics
 from exporters.clickhouse.exporter import ClickHouseExporter
 
 

@@ -10,8 +10,8 @@ import os
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
-from collector.status import StatusBoard
-from collector.telemetry.metrics import Counter
+from collector.core.metrics import Counter
+from collector.core.status import StatusBoard
 from exporters.queue.persistent_queue import PersistentQueue
 
 logger = logging.getLogger(__name__)

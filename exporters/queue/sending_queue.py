@@ -17,9 +17,9 @@ import time
 from collections.abc import Callable
 from typing import Any, Final, Protocol
 
-from collector.component import CreateSettings, Host, Traces, span_count
-from collector.errors import PermanentError, ResourceExhaustedError, RetryableError
-from collector.telemetry.metrics import Metrics
+from collector.core.component import CreateSettings, Host, Traces, span_count
+from collector.core.errors import PermanentError, ResourceExhaustedError, RetryableError
+from collector.core.metrics import Metrics
 from exporters.queue.config import RetryConfig, SendingQueueConfig
 from exporters.queue.dead_letter import write_dead_letter
 from exporters.queue.persistent_queue import Entry, InflightBatch, PersistentQueue

@@ -16,7 +16,7 @@ import pytest
 from adapters.archal import PLUGIN, ArchalAdapter, ArchalConfig
 from adapters.archal_sessions import SESSIONS_NAMESPACE
 from adapters.base import AdapterRequest, AdapterResult, StateView
-from collector.component import span_count
+from collector.core.component import span_count
 from tests.adapters.golden import TESTDATA, MemoryState, check_golden, load_case
 
 CASES = sorted(path.name.removesuffix(".json") for path in (TESTDATA / "archal").glob("*.json")

@@ -12,7 +12,7 @@ import pytest
 from adapters.archal import ArchalAdapter, ArchalConfig
 from adapters.archal_json import MAX_NESTING_DEPTH
 from adapters.base import AdapterRequest, AdapterResult
-from collector.component import span_count
+from collector.core.component import span_count
 from proto.otlp_json import decode_traces, encode_traces
 from tests.adapters.golden import RECEIVED_AT_NS, MemoryState
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from collector.component import CreateSettings, Factory, Kind
-from collector.receivers.http_host import HttpServers
-from collector.telemetry.metrics import Metrics
+from collector.core.component import CreateSettings, Factory, Kind
+from collector.core.metrics import Metrics
+from collector.server.http_host import HttpServers
 from tests.conftest import RecordingConsumer, free_port
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from collector.component import Endpoint, Factory, Kind
-from collector.config.types import ADDRESS, BYTE_SIZE, DURATION, PATH
+from collector.core.component import Endpoint, Factory, Kind
+from collector.core.config.types import ADDRESS, BYTE_SIZE, DURATION, PATH
 from collector.registry import Registry
 
 

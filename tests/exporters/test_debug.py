@@ -6,8 +6,8 @@ import orjson
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from collector.component import CreateSettings, Kind
-from collector.telemetry.metrics import Metrics
+from collector.core.component import CreateSettings, Kind
+from collector.core.metrics import Metrics
 from exporters.debug import FACTORY, DebugConfig, DebugExporter, Verbosity
 from proto.otlp_json import decode_traces
 

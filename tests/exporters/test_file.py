@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from collector.component import CreateSettings, Kind
-from collector.errors import RetryableError
-from collector.telemetry.metrics import Metrics
+from collector.core.component import CreateSettings, Kind
+from collector.core.errors import RetryableError
+from collector.core.metrics import Metrics
 from exporters.file import FACTORY, MIB, FileConfig, FileExporter
 from proto.otlp_json import decode_traces
 

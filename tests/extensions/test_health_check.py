@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from collector.component import CreateSettings
+from collector.core.component import CreateSettings
 from collector.extensions.health_check import HealthCheck, HealthCheckConfig
 from tests.conftest import BASIC_CONFIG, StartCollector, StubHost, free_port
 

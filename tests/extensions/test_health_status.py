@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from collector.component import CreateSettings
+from collector.core.component import CreateSettings
 from collector.extensions.health_check import HealthCheck, HealthCheckConfig
 from tests.conftest import StubHost, free_port
 

@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from collector.component import CreateSettings, Traces, span_count
-from collector.errors import RetryableError
+from collector.core.component import CreateSettings, Traces, span_count
+from collector.core.errors import RetryableError
 from collector.processors.batch import BatchConfig, BatchProcessor, split_traces
 from tests.conftest import FailingConsumer, RecordingConsumer, StubHost
 

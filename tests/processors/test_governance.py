@@ -11,10 +11,10 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from adapters.attributes import put
-from collector.component import CreateSettings
+from collector.core.component import CreateSettings
+from collector.core.metrics import Metrics
 from collector.processors.governance import FACTORY, GovernanceConfig, GovernanceProcessor, findings_of
 from collector.processors.governance_rules import find_pii, luhn_valid, mask_text, model_allowed, severity_of
-from collector.telemetry.metrics import Metrics
 from tests.conftest import RecordingConsumer, StartCollector, StubHost
 
 

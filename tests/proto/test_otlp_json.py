@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
-from collector.errors import PermanentError
+from proto.errors import MalformedPayloadError
 from proto.otlp_json import MAX_ANY_VALUE_DEPTH, decode_traces, encode_message_json, encode_traces
 from proto.status import build_status, decode_status, encode_retry_status, encode_status
 
@@ -279,7 +279,7 @@ def test_nesting_up_to_the_limit_survives_protobuf_and_json() -> None:
 def test_errors_deep_in_nested_kvlists_are_found_in_linear_time() -> None:
     body = body_with_attribute_value(nested_kvlists(MAX_ANY_VALUE_DEPTH, {"boolValue": "no"}))
     started = time.perf_counter()
-    with pytest.raises(PermanentError, match=r"(\.kvlistValue\.values\[0\]\.value){31}\.boolValue"):
+    with pytest.raises(MalformedPayloadError, match=r"(\.kvlistValue\.values\[0\]\.value){31}\.boolValue"):
         decode_traces(body)
     assert time.perf_counter() - started < 1.0
 
@@ -367,9 +367,9 @@ MALFORMED = [
 
 @pytest.mark.parametrize(("body", "message"), MALFORMED, ids=[message for _, message in MALFORMED])
 def test_malformed_input_is_a_permanent_error_naming_the_field(body: bytes, message: str) -> None:
-    with pytest.raises(PermanentError) as raised:
+    with pytest.raises(MalformedPayloadError) as raised:
         decode_traces(body)
-    assert type(raised.value) is PermanentError
+    assert type(raised.value) is MalformedPayloadError
     assert message in str(raised.value)
 
 

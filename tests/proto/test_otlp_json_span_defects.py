@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from collector.errors import PermanentError
+from proto.errors import MalformedPayloadError
 from proto.otlp_json import decode_traces, decode_traces_keeping_valid_spans
 from proto.validate import drop_invalid_spans
 
@@ -110,11 +110,12 @@ NOT_OTLP = [
 
 @pytest.mark.parametrize(("body", "message"), NOT_OTLP, ids=[message for _, message in NOT_OTLP])
 def test_a_body_that_is_not_otlp_is_still_refused_whole(body: bytes, message: str) -> None:
-    with pytest.raises(PermanentError) as raised:
+    with pytest.raises(MalformedPayloadError) as raised:
         decode_traces_keeping_valid_spans(body)
     assert message in str(raised.value)
 
 
 def test_the_strict_decoder_still_refuses_a_bad_span_naming_it() -> None:
-    with pytest.raises(PermanentError, match=r"resourceSpans\[0\]\.scopeSpans\[0\]\.spans\[2\]\.traceId: invalid hex"):
+    with pytest.raises(MalformedPayloadError,
+                       match=r"resourceSpans\[0\]\.scopeSpans\[0\]\.spans\[2\]\.traceId: invalid hex"):
         decode_traces(body_of(good_span(1), good_span(2), good_span(3, traceId="abc")))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.component import CreateSettings
+from collector.core.component import CreateSettings
 from collector.extensions.query_api.store import TraceStore
 from exporters.clickhouse.config import ClickHouseConfig
 from exporters.clickhouse.exporter import ClickHouseExporter

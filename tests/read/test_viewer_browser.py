@@ -14,7 +14,7 @@ import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from adapters.agentvista import agent_id
-from collector.component import Traces
+from collector.core.component import Traces
 from tests.conftest import Collector, StartCollector
 from tests.exporters.clickhouse.otlp_samples import attributes
 from tests.read.browser import Page, chromium_path, launch

@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from collector.component import Kind
+from collector.core.component import Kind
 from collector.registry import default_registry
 from tests.conftest import StartCollector
 

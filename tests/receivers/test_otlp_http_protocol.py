@@ -11,7 +11,7 @@ from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 
-from collector.component import Traces
+from collector.core.component import Traces
 from proto.compression import compress
 from proto.otlp_json import encode_traces
 from tests.conftest import BASIC_CONFIG, Collector, StartCollector

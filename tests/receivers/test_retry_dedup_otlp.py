@@ -11,7 +11,7 @@ import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from collector.component import Traces
+from collector.core.component import Traces
 from collector.processors.memory_limiter import MemoryLimiter
 from proto.compression import compress
 from proto.otlp_json import encode_traces

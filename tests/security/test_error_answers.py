@@ -17,8 +17,8 @@ import orjson
 import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
-from collector import error_log
-from collector.error_log import LOG_BURST, ErrorDetailLog
+from collector.core import error_log
+from collector.core.error_log import LOG_BURST, ErrorDetailLog
 from proto.status import decode_status
 from tests.adapters.golden import TESTDATA
 from tests.conftest import StartCollector

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from collector.errors import PermanentError
-from collector.receivers.limits import check_json_depth
+from collector.core.errors import PermanentError
+from collector.server.limits import check_json_depth
 
 
 def test_depth() -> None:

@@ -15,7 +15,7 @@ import pytest
 import zstandard
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
-from collector.receivers.limits import TRUNCATION_MARKER
+from collector.server.limits import TRUNCATION_MARKER
 from proto.status import decode_status
 from tests.conftest import StartCollector
 from tests.security.helpers import (

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from collector.receivers.listener import ListenerSettings
+from collector.server.listener import ListenerSettings
 from collector.telemetry.server import MetricsServer
 from tests.conftest import StartCollector, free_port
 from tests.security.helpers import WRITE_TOKEN

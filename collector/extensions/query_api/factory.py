@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.component import CreateSettings, Endpoint, Factory, Kind
+from collector.core.component import CreateSettings, Endpoint, Factory, Kind
 from collector.extensions.query_api.config import QueryApiConfig
 from collector.extensions.query_api.server import QueryApi
 

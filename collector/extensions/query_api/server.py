@@ -14,8 +14,8 @@ import orjson
 from aiohttp import web
 
 from collector.auth import authenticate
-from collector.component import CreateSettings, Host
-from collector.errors import PipelineError, RetryableError, classify
+from collector.core.component import CreateSettings, Host
+from collector.core.errors import PipelineError, RetryableError, classify
 from collector.extensions.query_api.config import QueryApiConfig
 from collector.extensions.query_api.params import (
     MAX_UINT64,
@@ -42,9 +42,9 @@ from collector.extensions.query_api.views import (
     span_json,
     trace_summary_json,
 )
-from collector.receivers.fd_budget import budget_of
-from collector.receivers.guard import rate_limits_of
-from collector.receivers.listener import Listener, ListenerSettings, open_listener
+from collector.server.fd_budget import budget_of
+from collector.server.guard import rate_limits_of
+from collector.server.listener import Listener, ListenerSettings, open_listener
 
 logger = logging.getLogger(__name__)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Final
 
-from collector.config.types import ADDRESS, BYTE_SIZE
-from collector.receivers.limits import InputLimits
-from collector.receivers.retry_dedup import RetryDedupConfig
-from collector.tls import TlsConfig
+from collector.core.config.types import ADDRESS, BYTE_SIZE
+from collector.server.limits import InputLimits
+from collector.server.retry_dedup import RetryDedupConfig
+from collector.server.tls import TlsConfig
 
 DEFAULT_GRPC_ENDPOINT: Final = "127.0.0.1:4317"
 DEFAULT_HTTP_ENDPOINT: Final = "127.0.0.1:4318"

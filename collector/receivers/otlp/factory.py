@@ -7,16 +7,16 @@ from typing import Any
 
 from aiohttp import web
 
-from collector.component import Consumer, CreateSettings, Endpoint, Factory, Host, Kind
-from collector.receivers.fd_budget import budget_of
-from collector.receivers.guard import RequestGuard
-from collector.receivers.listener import ListenerSettings
+from collector.core.component import Consumer, CreateSettings, Endpoint, Factory, Host, Kind
 from collector.receivers.otlp.config import OtlpReceiverConfig
 from collector.receivers.otlp.grpc import GrpcServer, TraceService
 from collector.receivers.otlp.http import OtlpHttpHandler, not_traces_handler
-from collector.receivers.retry_dedup import RetryDedup
 from collector.receivers.telemetry import ReceiverCounters
-from collector.tls import grpc_server_credentials, server_ssl_context
+from collector.server.fd_budget import budget_of
+from collector.server.guard import RequestGuard
+from collector.server.listener import ListenerSettings
+from collector.server.retry_dedup import RetryDedup
+from collector.server.tls import grpc_server_credentials, server_ssl_context
 
 logger = logging.getLogger(__name__)
 

@@ -12,12 +12,13 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from collector.auth.authenticator import Principal
-from collector.component import Consumer, Traces, span_count
-from collector.errors import PermanentError, UnsupportedMediaTypeError, classify
-from collector.receivers.body import read_decoded_body
-from collector.receivers.guard import RequestGuard
-from collector.receivers.retry_dedup import RetryDedup, request_key
+from collector.core.component import Consumer, Traces, span_count
+from collector.core.errors import PermanentError, UnsupportedMediaTypeError, classify, from_wire
 from collector.receivers.telemetry import ReceiverCounters
+from collector.server.body import read_decoded_body
+from collector.server.guard import RequestGuard
+from collector.server.retry_dedup import RetryDedup, request_key
+from proto.errors import MalformedPayloadError
 from proto.otlp_json import SpanDefects, decode_traces_keeping_valid_spans, encode_message_json
 from proto.status import encode_status
 from proto.validate import drop_invalid_spans
@@ -89,7 +90,10 @@ def decode(body: bytes, content_type: str) -> tuple[Traces, SpanDefects | None]:
     """The request and, for OTLP/JSON, the spans that could not be decoded (a span of a
     protobuf body that cannot be decoded makes the whole body undecodable)."""
     if content_type == JSON:
-        return decode_traces_keeping_valid_spans(body)
+        try:
+            return decode_traces_keeping_valid_spans(body)
+        except MalformedPayloadError as error:
+            raise from_wire(error) from None
     try:
         traces: Traces = Traces.FromString(body)
         return traces, None

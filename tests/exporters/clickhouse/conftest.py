@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from collector.component import CreateSettings
-from collector.telemetry.metrics import Metrics
+from collector.core.component import CreateSettings
+from collector.core.metrics import Metrics
 from exporters.clickhouse.config import ClickHouseConfig
 from exporters.clickhouse.exporter import ClickHouseExporter
 from exporters.clickhouse.factory import FACTORY

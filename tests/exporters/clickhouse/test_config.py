@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from collector.config.types import DURATION, parse_duration
+from collector.core.config.types import DURATION, parse_duration
 from exporters.clickhouse.config import ClickHouseConfig
 from exporters.queue.config import RetryConfig, SendingQueueConfig
 

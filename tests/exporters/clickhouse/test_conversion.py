@@ -9,7 +9,7 @@ import asyncio
 
 import pytest
 
-from collector.errors import PermanentError, RetryableError
+from collector.core.errors import PermanentError, RetryableError
 from exporters.clickhouse.columns import resource_groups
 from exporters.clickhouse.conversion import Converter, WorkerStoppedError
 from exporters.clickhouse.exporter import ClickHouseExporter

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from collector.component import CreateSettings
-from collector.errors import PermanentError, RetryableError
+from collector.core.component import CreateSettings
+from collector.core.errors import PermanentError, RetryableError
 from exporters.clickhouse import exporter as exporter_module
 from exporters.clickhouse.config import ClickHouseConfig
 from exporters.clickhouse.exporter import ClickHouseExporter, ClickHouseStartError

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import aiohttp
 
-from collector.component import Traces
+from collector.core.component import Traces
 from tests.conftest import free_port
 
 REPO = Path(__file__).resolve().parents[3]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from collector.component import CreateSettings
-from collector.errors import RetryableError
+from collector.core.component import CreateSettings
+from collector.core.errors import RetryableError
 from exporters.queue.batch_journal import ENTRY_BYTES
 from exporters.queue.config import QueueBatchConfig
 from exporters.queue.persistent_queue import PersistentQueue

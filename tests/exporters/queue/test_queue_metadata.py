@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.errors import RetryableError
+from collector.core.errors import RetryableError
 from exporters.queue.batch_journal import COMMITTED, ENTRY_BYTES
 from exporters.queue.config import QueueBatchConfig
 from tests.exporters.queue.test_sending_queue import ScriptedExporter, named, names, started

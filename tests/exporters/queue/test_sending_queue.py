@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from google.protobuf.message import DecodeError
 
-from collector.component import CreateSettings, Traces, span_count
-from collector.errors import PermanentError, ResourceExhaustedError, RetryableError
+from collector.core.component import CreateSettings, Traces, span_count
+from collector.core.errors import PermanentError, ResourceExhaustedError, RetryableError
 from exporters.queue.config import QueueBatchConfig, RetryConfig, SendingQueueConfig
 from exporters.queue.sending_queue import QueuedExporter
 from tests.conftest import StubHost

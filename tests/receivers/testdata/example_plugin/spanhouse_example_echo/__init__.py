@@ -16,7 +16,7 @@ from adapters.base import (
     StateView,
 )
 from adapters.ids import span_id_from, trace_id_from
-from collector.config.types import ADDRESS
+from collector.core.config.types import ADDRESS
 
 
 @dataclass(frozen=True, slots=True)

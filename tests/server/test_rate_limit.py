@@ -1,11 +1,11 @@
-"""The token-bucket limiter (collector/receivers/rate_limit.py): burst, refill on an injected
+"""The token-bucket limiter (collector/server/rate_limit.py): burst, refill on an injected
 clock, per-key buckets, Retry-After in whole seconds, the bounded key table, the config."""
 
 from __future__ import annotations
 
 import pytest
 
-from collector.receivers.rate_limit import RateLimitConfig, TokenBucketLimiter
+from collector.server.rate_limit import RateLimitConfig, TokenBucketLimiter
 
 
 class Clock:

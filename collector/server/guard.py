@@ -9,16 +9,16 @@ from typing import Any
 
 from collector.auth import Authenticator, Principal, authenticator_of, stamp_tenant
 from collector.auth.config import RateLimit
-from collector.component import Traces, span_count
-from collector.errors import PipelineError, ResourceExhaustedError
-from collector.receivers.limits import InputLimits, enforce_limits
-from collector.receivers.rate_limit import TokenBucketLimiter
-from collector.telemetry.metrics import Counter, Metrics
+from collector.core.component import Traces, span_count
+from collector.core.errors import PipelineError, ResourceExhaustedError
+from collector.core.metrics import Counter, Metrics
+from collector.server.limits import InputLimits, enforce_limits
+from collector.server.rate_limit import TokenBucketLimiter
 
 
 class TokenRateLimits:
     """One token bucket per token, over every receiver of the service (the limiter of
-    collector.receivers.rate_limit), one limiter per distinct configured rate."""
+    collector.server.rate_limit), one limiter per distinct configured rate."""
 
     def __init__(self) -> None:
         self._limiters: dict[RateLimit, TokenBucketLimiter] = {}

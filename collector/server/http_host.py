@@ -11,9 +11,9 @@ from dataclasses import dataclass, field, replace
 
 from aiohttp import web
 
-from collector.receivers.fd_budget import UNLIMITED, ConnectionBudget
-from collector.receivers.listener import Listener, ListenerSettings, open_listener
-from collector.telemetry.metrics import Metrics
+from collector.core.metrics import Metrics
+from collector.server.fd_budget import UNLIMITED, ConnectionBudget
+from collector.server.listener import Listener, ListenerSettings, open_listener
 
 logger = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from typing import Annotated, Any, Final
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from collector.component import Traces
-from collector.config.types import DURATION
-from collector.errors import PayloadTooLargeError, PermanentError
+from collector.core.component import Traces
+from collector.core.config.types import DURATION
+from collector.core.errors import PayloadTooLargeError, PermanentError
 
 DEFAULT_MAX_SPANS_PER_REQUEST: Final = 100_000
 # The OpenTelemetry SDKs drop beyond 128 by default; a sender past 1024 is broken or hostile.

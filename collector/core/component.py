@@ -11,7 +11,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from collector.status import StatusBoard
+from collector.core.status import StatusBoard
 
 # The one unit that flows between stages: OTLP's "a bunch of resource spans"
 # (the Go collector's ptrace.Traces). Serialisable as is for queues and forwarding.
@@ -38,7 +38,7 @@ class Kind(StrEnum):
 @runtime_checkable
 class Consumer(Protocol):
     """The one interface between stages. Returning means the data is safely handed on;
-    raising a `collector.errors` error means it was not, and the caller answers its sender."""
+    raising a `collector.core.errors` error means it was not, and the caller answers its sender."""
 
     async def consume(self, traces: Traces) -> None: ...
 
@@ -56,10 +56,10 @@ class Host(Protocol):
     """What a started component may reach of the running service."""
 
     @property
-    def telemetry(self) -> Any: ...  # collector.telemetry.metrics.Metrics
+    def telemetry(self) -> Any: ...  # collector.core.metrics.Metrics
 
     @property
-    def http_servers(self) -> Any: ...  # collector.receivers.http_host.HttpServers
+    def http_servers(self) -> Any: ...  # collector.server.http_host.HttpServers
 
     def report_fatal_error(self, error: BaseException) -> None: ...
 
@@ -71,7 +71,7 @@ class CreateSettings:
     component_id: str
     # Directory of the config file: relative paths in a config resolve against it.
     config_dir: Path = field(default_factory=Path.cwd)
-    telemetry: Any = None  # collector.telemetry.metrics.Metrics
+    telemetry: Any = None  # collector.core.metrics.Metrics
     # Where the component reports "degraded: <reason>" for the health check; one per service.
     status: StatusBoard = field(default_factory=StatusBoard)
 

@@ -6,8 +6,9 @@ import asyncio
 
 from aiohttp import web
 
-from collector.errors import PayloadTooLargeError, PermanentError, RequestTimeoutError
+from collector.core.errors import PayloadTooLargeError, PermanentError, RequestTimeoutError, from_wire
 from proto.compression import decompress
+from proto.errors import MalformedPayloadError
 
 
 async def read_body(request: web.Request, max_bytes: int, timeout_s: float | None = None) -> bytes:
@@ -38,4 +39,7 @@ async def read_body(request: web.Request, max_bytes: int, timeout_s: float | Non
 async def read_decoded_body(request: web.Request, max_bytes: int, timeout_s: float | None = None) -> bytes:
     """The body after Content-Encoding is undone, never inflated past `max_bytes`."""
     body = await read_body(request, max_bytes, timeout_s)
-    return decompress(body, request.headers.get("Content-Encoding"), max_bytes)
+    try:
+        return decompress(body, request.headers.get("Content-Encoding"), max_bytes)
+    except MalformedPayloadError as error:
+        raise from_wire(error) from None

@@ -15,15 +15,15 @@ from typing import Any, Final
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from collector.config.types import split_address
-from collector.receivers.limits import (
+from collector.core.config.types import split_address
+from collector.core.metrics import Counter, Metrics
+from collector.core.request_id import REQUEST_ID_HEADER, bind_request_id, new_request_id, unbind_request_id
+from collector.server.limits import (
     DEFAULT_BODY_READ_TIMEOUT_S,
     DEFAULT_HEADER_READ_TIMEOUT_S,
     DEFAULT_MAX_CONNECTIONS,
     MAX_HEADER_LINE_BYTES,
 )
-from collector.request_id import REQUEST_ID_HEADER, bind_request_id, new_request_id, unbind_request_id
-from collector.telemetry.metrics import Counter, Metrics
 
 logger = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ class Listener:
 async def open_listener(app: web.Application, address: str, settings: ListenerSettings, owner: str,
                         backlog: int = DEFAULT_ACCEPT_BACKLOG, metrics: Metrics | None = None) -> Listener:
     """Serves `app` on `address` (host:port); OSError naming `owner` and the address if it
-    cannot listen there. Every answer carries X-Request-Id (collector.request_id); with
+    cannot listen there. Every answer carries X-Request-Id (collector.core.request_id); with
     `metrics`, the listener's open and refused connections are series labelled by address."""
     app.middlewares.append(_request_id_middleware)
     app.on_response_prepare.append(_stamp_request_id)

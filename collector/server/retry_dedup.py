@@ -18,9 +18,9 @@ from typing import Annotated, Final
 
 from aiohttp import web
 
-from collector.config.types import BYTE_SIZE, DURATION
-from collector.receivers.retry_store import FLUSH_INTERVAL_S, RetryStore, StoredAnswer
-from collector.telemetry.metrics import Counter, Metrics
+from collector.core.config.types import BYTE_SIZE, DURATION
+from collector.core.metrics import Counter, Metrics
+from collector.server.retry_store import FLUSH_INTERVAL_S, RetryStore, StoredAnswer
 
 logger = logging.getLogger(__name__)
 

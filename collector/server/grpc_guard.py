@@ -10,8 +10,8 @@ from typing import Any
 import grpc
 
 from collector.auth.authenticator import metadata_headers
-from collector.errors import classify
-from collector.receivers.guard import RequestGuard
+from collector.core.errors import classify
+from collector.server.guard import RequestGuard
 from proto.status import encode_retry_status
 
 

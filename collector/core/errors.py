@@ -1,6 +1,6 @@
 """Errors classified once, where they arise, and mapped to HTTP and gRPC in one place; what the
 sender is told of an error that is not its fault is a short reason and a request id, the
-details go to the log under that id (collector.error_log)."""
+details go to the log under that id (collector.core.error_log)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import Final
 
 import grpc
 
-from collector.error_log import log_error_detail
-from collector.request_id import current_request_id, new_request_id
+from collector.core.error_log import log_error_detail
+from collector.core.request_id import current_request_id, new_request_id
+from proto.errors import DecompressedTooLargeError, MalformedPayloadError, UnknownEncodingError
 
 DEFAULT_RETRY_AFTER_S: Final = 5
 # What the sender of a request is told when the error is ours: never the exception's own text,
@@ -92,6 +93,16 @@ class RequestTimeoutError(PermanentError):
     grpc_status = grpc.StatusCode.DEADLINE_EXCEEDED
 
 
+def from_wire(error: MalformedPayloadError) -> PermanentError:
+    """The status a wire format's refusal gets: 413 past a size limit, 415 for an unknown
+    encoding, 400 for anything else malformed."""
+    if isinstance(error, DecompressedTooLargeError):
+        return PayloadTooLargeError(str(error))
+    if isinstance(error, UnknownEncodingError):
+        return UnsupportedMediaTypeError(str(error))
+    return PermanentError(str(error))
+
+
 @dataclass(frozen=True, slots=True)
 class ErrorAnswer:
     """How a receiver answers an error, whatever its transport."""
@@ -111,6 +122,8 @@ def classify(error: BaseException, request_id: str | None = None, unclassified_s
     is; any other is told as a short reason with the request id, its details logged under it.
     `unclassified_status`: 500 where an unexpected failure is not worth retrying (reads)."""
     request_id = request_id or current_request_id() or new_request_id()
+    if isinstance(error, MalformedPayloadError):
+        error = from_wire(error)
     if isinstance(error, PermanentError):
         return ErrorAnswer(error.http_status, error.grpc_status, str(error), None, request_id)
     if isinstance(error, ResourceExhaustedError):

@@ -1,0 +1,1 @@
+"""Config value types and the YAML document model that every component config is decoded with."""
