@@ -13,11 +13,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from collector.auth import Authenticator
-from collector.auth.exposure import warn_if_exposed_without_auth
 from collector.config.model import ComponentConfig, ServiceConfig
 from collector.core.component import Consumer, CreateSettings
 from collector.core.metrics import Metrics, register_process_metrics
 from collector.core.status import StatusBoard
+from collector.exposure import warn_if_exposed_without_auth
 from collector.fanout import fan_out
 from collector.server.fd_budget import UNLIMITED, ConnectionBudget
 from collector.server.guard import TokenRateLimits

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from collector.auth import Authenticator
-from collector.auth.exposure import exposed_addresses, warn_if_exposed_without_auth
 from collector.config.loader import load_config_text
 from collector.core.config.errors import ConfigError
 from collector.core.errors import PermissionDeniedError, UnauthenticatedError
+from collector.exposure import exposed_addresses, warn_if_exposed_without_auth
 from collector.registry import default_registry
 
 SERVICE = """

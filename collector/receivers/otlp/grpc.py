@@ -15,11 +15,11 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from collector.auth.authenticator import Principal, metadata_headers
 from collector.core.component import Consumer, span_count
 from collector.core.errors import classify
-from collector.receivers.telemetry import ReceiverCounters
 from collector.server.grpc_guard import GuardInterceptor
 from collector.server.guard import RequestGuard
 from collector.server.limits import InputLimits
 from collector.server.retry_dedup import Answer, RetryDedup, request_key
+from collector.server.telemetry import ReceiverCounters
 from proto.status import encode_retry_status
 from proto.validate import drop_invalid_spans
 

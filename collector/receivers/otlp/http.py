@@ -14,10 +14,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from collector.auth.authenticator import Principal
 from collector.core.component import Consumer, Traces, span_count
 from collector.core.errors import PermanentError, UnsupportedMediaTypeError, classify, from_wire
-from collector.receivers.telemetry import ReceiverCounters
 from collector.server.body import read_decoded_body
 from collector.server.guard import RequestGuard
 from collector.server.retry_dedup import RetryDedup, request_key
+from collector.server.telemetry import ReceiverCounters
 from proto.errors import MalformedPayloadError
 from proto.otlp_json import SpanDefects, decode_traces_keeping_valid_spans, encode_message_json
 from proto.status import encode_status
