@@ -14,11 +14,11 @@ from typing import Any
 
 from collector.auth import Authenticator
 from collector.config.model import ComponentConfig, ServiceConfig
-from collector.core.component import Consumer, CreateSettings
+from collector.core.component import Consumer, CreateSettings, mutates_data
 from collector.core.metrics import Metrics, register_process_metrics
 from collector.core.status import StatusBoard
 from collector.exposure import warn_if_exposed_without_auth
-from collector.fanout import fan_out
+from collector.fanout import Declared, fan_out
 from collector.server.fd_budget import UNLIMITED, ConnectionBudget
 from collector.server.guard import TokenRateLimits
 from collector.server.http_host import HttpServers
@@ -86,13 +86,16 @@ class Service:
                     self._exporters[exporter_id] = component.factory.create(
                         self._settings(component), component.config)
             consumer = fan_out([self._exporters[exporter_id] for exporter_id in pipeline.exporters])
+            mutates = mutates_data(consumer)
             # Processors are instantiated per pipeline, as in the OpenTelemetry Collector.
             for processor_id in reversed(pipeline.processors):
                 component = config.processors[processor_id]
                 processor = component.factory.create(self._settings(component), component.config, consumer)
                 self._processors.append(processor)
+                mutates = mutates or mutates_data(processor)
                 consumer = processor
-            pipeline_heads[pipeline.id] = consumer
+            # The pipeline modifies data if any of its stages does: the receiver's fan-out copies for it.
+            pipeline_heads[pipeline.id] = consumer if mutates_data(consumer) == mutates else Declared(consumer, mutates)
         for receiver_id, component in config.receivers.items():
             heads = [pipeline_heads[p.id] for p in config.pipelines.values() if receiver_id in p.receivers]
             if heads:

@@ -29,9 +29,11 @@ def free_port() -> int:
 
 @dataclass
 class RecordingConsumer:
-    """A sink that records every batch it is handed."""
+    """A sink that records every batch it is handed; `mutates_data` is the capability it
+    declares to a fan-out (collector/fanout.py)."""
 
     received: list[Traces] = field(default_factory=list)
+    mutates_data: bool = False
 
     async def consume(self, traces: Traces) -> None:
         self.received.append(traces)

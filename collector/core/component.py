@@ -38,9 +38,18 @@ class Kind(StrEnum):
 @runtime_checkable
 class Consumer(Protocol):
     """The one interface between stages. Returning means the data is safely handed on;
-    raising a `collector.core.errors` error means it was not, and the caller answers its sender."""
+    raising a `collector.core.errors` error means it was not, and the caller answers its sender.
+
+    A consumer that modifies the traces it is handed declares `mutates_data = True` (otelcol's
+    `consumer.Capabilities{MutatesData}`); the fan-out then gives it its own copy whenever the
+    same traces also go elsewhere. Without the declaration a consumer must only read them."""
 
     async def consume(self, traces: Traces) -> None: ...
+
+
+def mutates_data(consumer: object) -> bool:
+    """Whether `consumer` declared that it modifies what it consumes; undeclared means it does not."""
+    return getattr(consumer, "mutates_data", False) is True
 
 
 class Component(Protocol):

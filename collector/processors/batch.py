@@ -72,6 +72,9 @@ class _Pending:
 
 
 class BatchProcessor:
+    # Merging and splitting build new messages (protobuf's extend copies), the input is not changed.
+    mutates_data = False
+
     def __init__(self, settings: CreateSettings, config: BatchConfig, next_consumer: Consumer) -> None:
         self._settings = settings
         self._config = config

@@ -72,6 +72,9 @@ class GovernanceConfig:
 
 
 class GovernanceProcessor:
+    # It adds findings to spans and masks their content in place: the fan-out copies for it.
+    mutates_data = True
+
     def __init__(self, settings: CreateSettings, config: GovernanceConfig, next_consumer: Consumer) -> None:
         self._id = settings.component_id
         self._config = config

@@ -47,6 +47,8 @@ class MemoryLimiterConfig:
 
 
 class MemoryLimiter:
+    mutates_data = False  # it only refuses or passes on
+
     def __init__(self, settings: CreateSettings, config: MemoryLimiterConfig, next_consumer: Consumer,
                  read_rss: Callable[[], float] = process_rss_bytes) -> None:
         self._settings = settings
