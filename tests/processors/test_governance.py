@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from adapters.attributes import put
+from adapters.common.attributes import put
 from collector.core.component import CreateSettings
 from collector.core.metrics import Metrics
 from collector.processors.governance import FACTORY, GovernanceConfig, GovernanceProcessor, findings_of

@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from adapters.agentvista import AgentVistaAdapter, AgentVistaConfig
+from adapters.agentvista.plugin import AgentVistaAdapter, AgentVistaConfig
 from adapters.base import AdapterRequest
 from collector.auth.tenant import stamp_tenant
 from collector.core.component import Traces

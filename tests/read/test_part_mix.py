@@ -10,7 +10,7 @@ from typing import Any, Final
 
 import aiohttp
 
-from adapters.agentvista import agent_id
+from adapters.agentvista.plugin import agent_id
 from collector.core.component import Traces
 from tests.conftest import Collector, StartCollector
 from tests.read.collector_setup import request, start_read_collector

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from adapters.agentvista import agent_id
+from adapters.agentvista.plugin import agent_id
 from collector.extensions.query_api.outcomes import OUTCOME_SOURCE, OutcomeTable
 from collector.extensions.query_api.params import MAX_UINT64, Window
 from collector.extensions.query_api.queries import ReadOnlyClickHouse, run_query
@@ -65,7 +65,7 @@ class TraceStore:
                                {"tenant": tenant, "start_ns": window.start_ns, "end_ns": window.end_ns})
 
     async def agents_by_id(self, tenant: str) -> dict[str, dict[str, Any]]:
-        """Every agent of the tenant (all time) by its derived id (adapters.agentvista.agent_id)."""
+        """Every agent of the tenant (all time) by its derived id (adapters.agentvista.plugin.agent_id)."""
         return {agent_id(tenant, row["name"]): row for row in await self.agents(tenant)}
 
     async def compare_agents(self, tenant: str, agent_a: str, agent_b: str) -> list[dict[str, Any]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from adapters.attributes import new_traces, put
 from adapters.base import (
     AdapterPlugin,
     AdapterReceiverConfig,
@@ -15,7 +14,8 @@ from adapters.base import (
     Route,
     StateView,
 )
-from adapters.ids import span_id_from, trace_id_from
+from adapters.common.attributes import new_traces, put
+from adapters.common.ids import span_id_from, trace_id_from
 from collector.core.config.types import ADDRESS
 
 

@@ -1,0 +1,1 @@
+"""What every adapter shares: OTLP attribute values, derived ids, vendor timestamps."""
