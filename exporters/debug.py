@@ -9,7 +9,7 @@ from typing import Final, Literal, get_args
 import orjson
 
 from collector.core.component import CreateSettings, Factory, Host, Kind, Traces, span_count
-from collector.core.metrics import Counter
+from collector.core.metrics import Counter, exporter_sent_spans
 from proto.otlp_json import encode_traces
 
 Verbosity = Literal["basic", "normal", "detailed"]
@@ -56,9 +56,7 @@ class DebugExporter:
 
     async def start(self, host: Host) -> None:
         if host.telemetry is not None:
-            self._sent_spans = host.telemetry.counter(
-                "otelcol_exporter_sent_spans", "Spans successfully sent to the destination",
-                exporter=self._settings.component_id)
+            self._sent_spans = exporter_sent_spans(host.telemetry, self._settings.component_id)
 
     async def consume(self, traces: Traces) -> None:
         lines = [_summary(self._settings.component_id, traces)]

@@ -11,7 +11,7 @@ from typing import Annotated, BinaryIO, Final
 from collector.core.component import CreateSettings, Factory, Host, Kind, Traces, span_count
 from collector.core.config.types import PATH
 from collector.core.errors import RetryableError
-from collector.core.metrics import Counter
+from collector.core.metrics import Counter, exporter_sent_spans
 from proto.otlp_json import encode_traces
 
 MIB: Final = 1024 * 1024
@@ -52,9 +52,7 @@ class FileExporter:
 
     async def start(self, host: Host) -> None:
         if host.telemetry is not None:
-            self._sent_spans = host.telemetry.counter(
-                "otelcol_exporter_sent_spans", "Spans successfully sent to the destination",
-                exporter=self._settings.component_id)
+            self._sent_spans = exporter_sent_spans(host.telemetry, self._settings.component_id)
         if self._file is None:
             self._open()
         self._started = True

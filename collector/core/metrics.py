@@ -1,10 +1,16 @@
-"""The collector's own metrics, rendered as Prometheus text.
+"""The collector's own metrics, rendered as Prometheus text (exposition format 0.0.4).
 
 Deliberately tiny: counters, gauges and a histogram keyed by name and labels, updated on
-the hot path with one dict lookup done at creation time, not per call."""
+the hot path with one dict lookup done at creation time, not per call.
+
+Not prometheus_client (0.26 was tried for issue 13): it renames every counter to
+`<name>_total` (OpenMetrics requires the suffix, and its 0.0.4 writer adds it too), which
+would change the names dashboards and the tests know (otelcol_exporter_sent_spans...); and
+its series take a lock per update, where ours is one attribute add on the hot path."""
 
 from __future__ import annotations
 
+import math
 import os
 import resource
 import threading
@@ -14,6 +20,10 @@ from dataclasses import dataclass, field
 from typing import Final
 
 DEFAULT_BUCKETS: Final = (10, 25, 50, 100, 250, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000)
+# What /metrics answers with, as Prometheus's own client libraries do.
+CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
+# Floats hold integers exactly up to here; beyond, the shortest repr is still exact.
+_EXACT_INTEGER_LIMIT: Final = 2.0**53
 
 
 def _label_text(labels: dict[str, str]) -> str:
@@ -25,6 +35,22 @@ def _label_text(labels: dict[str, str]) -> str:
 
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _escape_help(text: str) -> str:
+    # HELP text escapes backslash and line feed only (the exposition format's rule).
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def _number(value: float) -> str:
+    """A sample value, exact: `{:g}` would print 1234567 as 1.23457e+06."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if float(value).is_integer() and abs(value) < _EXACT_INTEGER_LIMIT:
+        return str(int(value))
+    return repr(float(value))
 
 
 @dataclass(slots=True)
@@ -127,14 +153,14 @@ class Metrics:
         with self._lock:
             families = sorted(self._families.items())
         for name, family in families:
-            lines.append(f"# HELP {name} {family.help}")
+            lines.append(f"# HELP {name} {_escape_help(family.help)}")
             lines.append(f"# TYPE {name} {family.kind}")
             for key, series in sorted(family.series.items()):
                 if isinstance(series, Histogram):
                     lines.extend(_render_histogram(name, key, series))
                 else:
                     value = series.read() if isinstance(series, Gauge) else series.value
-                    lines.append(f"{name}{key} {value:g}")
+                    lines.append(f"{name}{key} {_number(value)}")
         return "\n".join(lines) + "\n"
 
 
@@ -144,11 +170,17 @@ def _render_histogram(name: str, key: str, series: Histogram) -> list[str]:
     lines, cumulative = [], 0
     for bound, count in zip(series.buckets, series.counts, strict=True):
         cumulative += count
-        lines.append(f'{name}_bucket{{{prefix}le="{bound:g}"}} {cumulative}')
+        lines.append(f'{name}_bucket{{{prefix}le="{_number(bound)}"}} {cumulative}')
     lines.append(f'{name}_bucket{{{prefix}le="+Inf"}} {series.count}')
-    lines.append(f"{name}_sum{key} {series.total:g}")
+    lines.append(f"{name}_sum{key} {_number(series.total)}")
     lines.append(f"{name}_count{key} {series.count}")
     return lines
+
+
+def exporter_sent_spans(metrics: Metrics, exporter_id: str) -> Counter:
+    """The one registration of otelcol_exporter_sent_spans, shared by every exporter."""
+    return metrics.counter("otelcol_exporter_sent_spans", "Spans successfully sent to the destination",
+                           exporter=exporter_id)
 
 
 _PAGE_SIZE: Final = os.sysconf("SC_PAGE_SIZE")

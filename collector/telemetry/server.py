@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from collector.core.metrics import Metrics
+from collector.core.metrics import CONTENT_TYPE, Metrics
 from collector.server.limits import DEFAULT_SMALL_LISTENER_MAX_CONNECTIONS
 from collector.server.listener import DEFAULT_ACCEPT_BACKLOG, Listener, ListenerSettings, open_listener
 
@@ -33,8 +33,8 @@ class MetricsServer:
         return self._listener.bound_port
 
     async def _handle(self, request: web.Request) -> web.Response:
-        return web.Response(text=self._metrics.render(), content_type="text/plain",
-                            headers={"X-Content-Type-Options": "nosniff"})
+        return web.Response(body=self._metrics.render().encode(),
+                            headers={"Content-Type": CONTENT_TYPE, "X-Content-Type-Options": "nosniff"})
 
     async def stop(self) -> None:
         if self._listener is not None:

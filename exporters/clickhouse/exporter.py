@@ -21,7 +21,7 @@ from clickhouse_connect.driver.client import Client
 
 from collector.core.component import CreateSettings, Host, Traces, span_count
 from collector.core.errors import PipelineError, RetryableError
-from collector.core.metrics import Counter
+from collector.core.metrics import Counter, exporter_sent_spans
 from collector.sql import QueryServer, SocketSecurityError, socket_path_for
 from exporters.clickhouse.columns import COLUMN_NAMES
 from exporters.clickhouse.config import EMBEDDED_PREFIX, ClickHouseConfig, resolve_endpoint
@@ -100,9 +100,7 @@ class ClickHouseExporter:
         self._host = host
         telemetry = getattr(host, "telemetry", None)
         if telemetry is not None:
-            self._sent_spans = telemetry.counter(
-                "otelcol_exporter_sent_spans", "Spans successfully sent to the destination",
-                exporter=self._component_id)
+            self._sent_spans = exporter_sent_spans(telemetry, self._component_id)
             self._failed_spans = telemetry.counter(
                 "otelcol_exporter_send_failed_spans", "Spans the exporter failed to send",
                 exporter=self._component_id)
