@@ -55,7 +55,7 @@ def cmd_version(args: argparse.Namespace) -> int:
 
 def cmd_sql(args: argparse.Namespace) -> int:
     from collector.sql import format_result
-    from exporters.clickhouse.sql_client import run_read_only_query
+    from collector.sql_command import run_read_only_query
 
     config = _load(args.config)
     columns, rows = run_read_only_query(config, args.query, exporter_id=args.exporter)

@@ -17,13 +17,16 @@ from collector.config.model import ComponentConfig, ServiceConfig
 from collector.core.component import Consumer, CreateSettings, mutates_data
 from collector.core.metrics import Metrics, register_process_metrics
 from collector.core.status import StatusBoard
+from collector.core.storage import StorageClient, StorageProvider, choose_storage
 from collector.exposure import warn_if_exposed_without_auth
 from collector.fanout import Declared, fan_out
 from collector.server.fd_budget import UNLIMITED, ConnectionBudget
 from collector.server.guard import TokenRateLimits
 from collector.server.http_host import HttpServers
+from collector.sql_command import QuerySockets
 from collector.telemetry.server import DEFAULT_SETTINGS as METRICS_LISTENER
 from collector.telemetry.server import MetricsServer
+from exporters.queue.sending_queue import QueuedExporter
 
 logger = logging.getLogger(__name__)
 
@@ -36,21 +39,18 @@ class RunningHost:
     http_servers: HttpServers = field(default_factory=HttpServers)
     ready: bool = False
     fatal_errors: asyncio.Queue[BaseException] = field(default_factory=asyncio.Queue)
-    exporters: dict[str, Any] = field(default_factory=dict)
+    # The exporters that provide storage, by id, in config order (collector.core.storage).
+    storage_providers: dict[str, StorageProvider] = field(default_factory=dict)
     # Checks bearer tokens for every receiver and read route (collector.auth.authenticate).
     auth: Authenticator = field(default_factory=lambda: Authenticator(None))
     token_rate_limits: TokenRateLimits = field(default_factory=TokenRateLimits)
     # How many connections each listener may hold (collector.server.fd_budget).
     connection_budget: ConnectionBudget = UNLIMITED
 
-    def clickhouse(self) -> Any:
-        """The first ClickHouse exporter of the service (behind its queue), for the receivers
-        that read stored traces or write side tables; None without one."""
-        for exporter in self.exporters.values():
-            inner = getattr(exporter, "inner", exporter)
-            if hasattr(inner, "query") and hasattr(inner, "command"):
-                return inner
-        return None
+    def storage(self, name: str | None = None) -> StorageClient:
+        """The storage client of exporter `name` (the first that provides one without a name),
+        for the read side and side-table writers; NoStorageError without one."""
+        return choose_storage(self.storage_providers, name)
 
     def report_fatal_error(self, error: BaseException) -> None:
         self.fatal_errors.put_nowait(error)
@@ -67,6 +67,7 @@ class Service:
         self._processors: list[Any] = []  # in start order: last stage of each pipeline first
         self._receivers: dict[str, Any] = {}
         self._metrics_server: MetricsServer | None = None
+        self._query_sockets = QuerySockets()
         self._started = False
         self._stopped = False
 
@@ -120,7 +121,7 @@ class Service:
                                        connection_budget=budget)
         warn_if_exposed_without_auth(self.config)
         self._build()
-        host.exporters = dict(self._exporters)
+        host.storage_providers = _storage_providers(self._exporters)
         telemetry = self.config.telemetry
         if telemetry.metrics_enabled:
             metrics_settings = replace(METRICS_LISTENER, max_connections=budget.cap(METRICS_LISTENER.max_connections))
@@ -130,6 +131,8 @@ class Service:
         for component in [*self._extensions, *self._exporters.values(), *self._processors,
                           *self._receivers.values()]:
             await component.start(host)
+        # `spanhouse sql` asks the collector that holds an embedded engine, on a socket beside it.
+        await self._query_sockets.start(host.storage_providers)
         await host.http_servers.start()
         host.ready = True
         logger.info("spanhouse is ready: %d pipeline(s), receivers %s, exporters %s",
@@ -145,6 +148,7 @@ class Service:
         assert host is not None
         host.ready = False
         await host.http_servers.stop()
+        await self._query_sockets.stop()
         stages = [*self._receivers.values(), *reversed(self._processors), *self._exporters.values()]
         for component in stages:
             try:
@@ -192,6 +196,16 @@ class Service:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(signum)
         return code
+
+
+def _storage_providers(exporters: dict[str, Any]) -> dict[str, StorageProvider]:
+    """The exporters that declare they provide storage, looked up behind their sending queue."""
+    providers: dict[str, StorageProvider] = {}
+    for exporter_id, exporter in exporters.items():
+        component = exporter.inner if isinstance(exporter, QueuedExporter) else exporter
+        if isinstance(component, StorageProvider):
+            providers[exporter_id] = component
+    return providers
 
 
 def _listener_count(config: ServiceConfig) -> int:

@@ -38,7 +38,8 @@ QUERY_TIMEOUT_S: Final = 300.0
 _PEER_CREDENTIALS: Final = struct.Struct("3i")  # struct ucred: pid, uid, gid
 
 QueryResult = tuple[list[str], list[Sequence[Any]]]
-RunQuery = Callable[[str], QueryResult]
+# A storage client's read-only query (collector.core.storage.StorageClient.query).
+RunQuery = Callable[[str], tuple[list[str], Sequence[Sequence[Any]]]]
 
 
 class QueryError(Exception):

@@ -78,8 +78,8 @@ class Collector:
     config_path: Path
 
     def query(self, sql: str, exporter_id: str = "clickhouse") -> list[tuple[Any, ...]]:
-        exporter = self.service.exporter(exporter_id)
-        _, rows = getattr(exporter, "inner", exporter).query(sql)  # behind its sending queue
+        assert self.service.host is not None, "the collector is not started"
+        _, rows = self.service.host.storage(exporter_id).query(sql)
         return [tuple(row) for row in rows]
 
     async def drain(self, timeout_s: float = 30.0) -> None:

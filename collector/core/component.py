@@ -12,6 +12,7 @@ from typing import Any, Protocol, runtime_checkable
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from collector.core.status import StatusBoard
+from collector.core.storage import StorageClient
 
 # The one unit that flows between stages: OTLP's "a bunch of resource spans"
 # (the Go collector's ptrace.Traces). Serialisable as is for queues and forwarding.
@@ -71,6 +72,11 @@ class Host(Protocol):
     def http_servers(self) -> Any: ...  # collector.server.http_host.HttpServers
 
     def report_fatal_error(self, error: BaseException) -> None: ...
+
+    def storage(self, name: str | None = None) -> StorageClient:
+        """The client of the exporter `name` that provides storage (the first one without a
+        name); collector.core.storage.NoStorageError when there is none."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

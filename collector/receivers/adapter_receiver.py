@@ -16,7 +16,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from adapters.base import (
+from collector.core.adapter_api import (
     Adapter,
     AdapterPlugin,
     AdapterReceiverConfig,
@@ -32,6 +32,7 @@ from adapters.base import (
 from collector.auth.authenticator import OPEN_PRINCIPAL, Principal
 from collector.core.component import Consumer, CreateSettings, Endpoint, Factory, Host, Kind, Traces, span_count
 from collector.core.errors import PermanentError, PipelineError, UnsupportedMediaTypeError, classify
+from collector.core.storage import NoStorageError
 from collector.receivers.otlp.http import OtlpHttpHandler
 from collector.receivers.state_store import StateStore
 from collector.server.body import read_decoded_body
@@ -172,8 +173,12 @@ class AdapterReceiver:
         await self._state.apply(writes)
 
     def clickhouse(self) -> Any:
-        finder = getattr(self._host, "clickhouse", None)
-        return finder() if finder is not None else None
+        if self._host is None:
+            return None
+        try:
+            return self._host.storage()
+        except NoStorageError:
+            return None
 
     def http_client(self) -> aiohttp.ClientSession:
         if self._http_client is None:

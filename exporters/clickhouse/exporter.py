@@ -8,10 +8,7 @@ import asyncio
 import contextlib
 import logging
 import math
-import threading
 import uuid
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -22,15 +19,16 @@ from clickhouse_connect.driver.client import Client
 from collector.core.component import CreateSettings, Host, Traces, span_count
 from collector.core.errors import PipelineError, RetryableError
 from collector.core.metrics import Counter, exporter_sent_spans
-from collector.sql import QueryServer, SocketSecurityError, socket_path_for
+from collector.core.storage import NoStorageError, StorageProvider
 from exporters.clickhouse.columns import COLUMN_NAMES
 from exporters.clickhouse.config import EMBEDDED_PREFIX, ClickHouseConfig, resolve_endpoint
 from exporters.clickhouse.conversion import Converter
 from exporters.clickhouse.errors import classify_insert_error, is_connection_failure
 from exporters.clickhouse.faults import FaultInjector
 from exporters.clickhouse.native import NativeInsert
-from exporters.clickhouse.read_only import read_settings, readonly_refusal, readonly_statement
+from exporters.clickhouse.read_only import read_settings
 from exporters.clickhouse.schema import TEXT_INDEX_SETTINGS, schema_statements, supports_text_index
+from exporters.clickhouse.store import ClickHouseStore, ClientLock, Connection
 
 logger = logging.getLogger(__name__)
 
@@ -46,32 +44,24 @@ class ClickHouseStartError(RuntimeError):
     """The exporter cannot work with this config (the engine or server refused it)."""
 
 
-@dataclass(slots=True)
-class _Connection:
-    client: Client
-    server_version: str
-    insert_settings: dict[str, Any]
-    read_settings: dict[str, Any]
-
-
-class ClickHouseExporter:
+class ClickHouseExporter(StorageProvider):
     def __init__(self, settings: CreateSettings, config: ClickHouseConfig) -> None:
         self._component_id = settings.component_id
         self._config = config
         self._endpoint = resolve_endpoint(config, settings.config_dir)
-        self._connection: _Connection | None = None
+        self._connection: Connection | None = None
         self._last_connect_error: BaseException | None = None
         self._reconnect_task: asyncio.Task[None] | None = None
         self._host: Host | None = None
         self._shut_down = False
-        # Inserts wait their turn without holding a thread; the threading lock guards the
-        # embedded engine's client against `query` calls from other threads.
+        # Inserts wait their turn without holding a thread; the client lock guards the
+        # embedded engine's client against the store's calls from other threads.
         self._insert_lock = asyncio.Lock()
-        self._client_lock = threading.Lock() if config.is_embedded else None
+        self._client_lock = ClientLock(config.is_embedded)
+        self._store: ClickHouseStore | None = None
         self._sent_spans: Counter | None = None
         self._failed_spans: Counter | None = None
         self._logged_failures: set[str] = set()
-        self._query_server: QueryServer | None = None
         self._faults = FaultInjector.from_environment()
         self._converter = Converter(
             config.conversion_workers,
@@ -98,6 +88,9 @@ class ClickHouseExporter:
         if self._connection is not None or self._reconnect_task is not None:
             return  # already started
         self._host = host
+        self._store = ClickHouseStore(
+            self._config.database, self._config.traces_table_name, lambda: self._connection,
+            self._unavailable_reason, self._client_lock, self.embedded_path if self._config.is_embedded else None)
         telemetry = getattr(host, "telemetry", None)
         if telemetry is not None:
             self._sent_spans = exporter_sent_spans(telemetry, self._component_id)
@@ -126,17 +119,12 @@ class ClickHouseExporter:
                            self._component_id, self._endpoint, error)
             self._reconnect_task = asyncio.create_task(
                 self._reconnect(), name=f"{self._component_id} reconnect")
-            return
-        if self._config.is_embedded:
-            # Only this process can open the embedded path now; `spanhouse sql` asks us.
-            server = QueryServer(socket_path_for(self.embedded_path), self._query_for_cli)
-            try:
-                await server.start()
-            except SocketSecurityError as error:  # spans still flow; the command says why it cannot ask
-                logger.error("exporter %s: `spanhouse sql` cannot reach this collector: %s",
-                             self._component_id, error)
-                return
-            self._query_server = server
+
+    def storage_client(self) -> ClickHouseStore:
+        """Reads and side-table writes on this exporter's database, from `start` on."""
+        if self._store is None:
+            raise NoStorageError(f"exporter {self._component_id} is not started")
+        return self._store
 
     @property
     def embedded_path(self) -> Path:
@@ -144,9 +132,6 @@ class ClickHouseExporter:
 
     async def shutdown(self) -> None:
         self._shut_down = True
-        if self._query_server is not None:
-            await self._query_server.stop()
-            self._query_server = None
         task, self._reconnect_task = self._reconnect_task, None
         if task is not None:
             task.cancel()
@@ -240,76 +225,9 @@ class ClickHouseExporter:
             return f"ClickHouse at {self._endpoint} is not reachable yet: {self._last_connect_error}"
         return f"exporter {self._component_id} is not started"
 
-    # ---- the `spanhouse sql` command --------------------------------------------------
-
-    def query(self, sql: str, parameters: dict[str, Any] | None = None,
-              readonly: bool = True) -> tuple[list[str], list[tuple[Any, ...]]]:
-        """Column names and rows of `sql` (blocking: the caller runs it in a thread).
-        `parameters` bind {name:Type} placeholders. With `readonly`, the text must be one
-        reading statement (parsed by ClickHouse, see read_only.py), and it runs as ClickHouse
-        formatted it, with the server setting readonly=1, which also refuses table functions
-        that touch files or URLs and a SETTINGS clause in `sql`. A statement is checked before
-        it runs because, on the embedded engine, the SETTINGS clause clickhouse-connect adds
-        reaches only the last of several statements, and the results of the others stay
-        queued on the handle for the next call."""
-        connection = self._connection
-        if connection is None:
-            raise ConnectionError(self._unavailable_reason())
-        settings = dict(connection.read_settings)
-        with self._client_guard():
-            if readonly:
-                sql = readonly_statement(connection.client, sql)
-                settings["readonly"] = 1  # last: after it, no setting could change
-            try:
-                result = connection.client.query(sql, parameters=parameters, settings=settings)
-            except Exception as error:
-                refusal = readonly_refusal(error) if readonly else None
-                if refusal is not None:
-                    raise refusal from None
-                raise
-        return list(result.column_names), [tuple(row) for row in result.result_rows]
-
-    def command(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
-        """Runs a statement (side tables' DDL and small writes). Blocking: run it in a thread."""
-        connection = self._connection
-        if connection is None:
-            raise ConnectionError(self._unavailable_reason())
-        with self._client_guard():
-            return connection.client.command(sql, parameters=parameters)
-
-    def insert_rows(self, table: str, column_names: Sequence[str], columns: Sequence[Sequence[Any]],
-                    settings: dict[str, Any] | None = None) -> None:
-        """A column-oriented insert into a side table of this exporter's database. Blocking."""
-        connection = self._connection
-        if connection is None:
-            raise ConnectionError(self._unavailable_reason())
-        with self._client_guard():
-            connection.client.insert(table, columns, column_names=list(column_names), database=self._config.database,
-                                     column_oriented=True, settings=settings)
-
-    @property
-    def database(self) -> str:
-        return self._config.database
-
-    @property
-    def traces_table(self) -> str:
-        return self._config.traces_table_name
-
-    def _query_for_cli(self, sql: str) -> tuple[list[str], list[Sequence[Any]]]:
-        columns, rows = self.query(sql)
-        return columns, list(rows)
-
     # ---- blocking work, run in threads ------------------------------------------------
 
-    @contextlib.contextmanager
-    def _client_guard(self) -> Iterator[None]:
-        if self._client_lock is None:
-            yield
-            return
-        with self._client_lock:
-            yield
-
-    def _insert(self, connection: _Connection, rows: NativeInsert, dedup_token: str | None) -> None:
+    def _insert(self, connection: Connection, rows: NativeInsert, dedup_token: str | None) -> None:
         settings = dict(connection.insert_settings)
         if dedup_token is None:
             # The tables keep a deduplication window for the queue's re-sends, and within it
@@ -324,13 +242,13 @@ class ClickHouseExporter:
             settings["async_insert"] = 0
         if self._faults.active:
             self._faults.before_insert(self._config.timeout)
-        with self._client_guard():
+        with self._client_lock.held():
             connection.client.raw_insert(self._table, COLUMN_NAMES, rows.data, settings=settings, fmt="Native",
                                          compression=rows.compression)
         if self._faults.active:
             self._faults.after_insert()
 
-    def _connect(self) -> _Connection:
+    def _connect(self) -> Connection:
         client = self._open_client()
         try:
             version = str(client.server_version)
@@ -342,7 +260,7 @@ class ClickHouseExporter:
             self._close_client(client)
             raise
         logger.debug("exporter %s: ClickHouse %s at %s ready", self._component_id, version, self._endpoint)
-        return _Connection(client, version, settings, reads)
+        return Connection(client, version, settings, reads)
 
     def _open_client(self) -> Client:
         if self._config.is_embedded:
@@ -392,7 +310,7 @@ class ClickHouseExporter:
                 raise ClickHouseStartError(f"creating {statement.name} failed: {error}") from error
 
     @classmethod
-    def _close_abandoned(cls, attempt: asyncio.Future[_Connection]) -> None:
+    def _close_abandoned(cls, attempt: asyncio.Future[Connection]) -> None:
         if not attempt.cancelled() and attempt.exception() is None:
             cls._close_client(attempt.result().client)
 

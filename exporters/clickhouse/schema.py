@@ -9,6 +9,7 @@ from pathlib import Path
 from string import Template
 from typing import Final
 
+from collector.core.storage import FEEDBACK_TABLE
 from exporters.clickhouse.config import TABLE_ENGINE, ClickHouseConfig
 
 SQL_DIR: Final = Path(__file__).parent / "sql"
@@ -19,10 +20,10 @@ TEXT_INDEX_MIN_VERSION: Final = (26, 2)
 # 26.9 (the embedded chdb) has both on by default; they are set per statement only when the
 # server knows them and has them off.
 TEXT_INDEX_SETTINGS: Final = ("enable_full_text_index", "allow_experimental_full_text_index")
+# Until the AITracer feedback route imports collector.core.storage.FEEDBACK_TABLE itself.
+TRACE_FEEDBACK_TABLE: Final = FEEDBACK_TABLE
 # The database that always exists and is never created.
 DEFAULT_DATABASE: Final = "default"
-# The side table of per-trace signals that are not spans (sql/trace_feedback_table.sql).
-TRACE_FEEDBACK_TABLE: Final = "otel_trace_feedback"
 
 _DAY_S: Final = 86_400
 _HOUR_S: Final = 3_600
@@ -169,7 +170,7 @@ def schema_statements(config: ClickHouseConfig, server_version: str,
     statements.append(Statement("traces_id_ts_lookup_mv",
                                 load_template("traces_id_ts_lookup_mv.sql").substitute(common)))
     statements.append(Statement("trace_feedback_table", load_template("trace_feedback_table.sql").substitute(
-        common, engine=replacing_table_engine(config.table_engine, "UpdatedAt"),
+        common, feedback_table=FEEDBACK_TABLE, engine=replacing_table_engine(config.table_engine, "UpdatedAt"),
         ttl=ttl_expression(config.ttl, "toDateTime(UpdatedAt)"))))
     if extra_settings:
         statements.append(Statement("traces_settings", load_template("traces_settings.sql").substitute(

@@ -39,6 +39,6 @@ async def stored(tmp_path: Path) -> AsyncIterator[StoredTraces]:
         await exporter.consume(otlp_traces(BASE_NS + 60 * 1_000_000_000))
         # The same traces under another tenant, an hour later: never visible to "default".
         await exporter.consume(otlp_traces(BASE_NS + 3600 * 1_000_000_000, tenant="other"))
-        yield StoredTraces(exporter, TraceStore(exporter), BASE_NS)
+        yield StoredTraces(exporter, TraceStore(exporter.storage_client()), BASE_NS)
     finally:
         await exporter.shutdown()

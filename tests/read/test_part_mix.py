@@ -66,8 +66,8 @@ async def get(running: Collector, path: str) -> tuple[int, Any]:
 
 async def test_documented_reads_on_merged_and_fresh_parts(start_collector: StartCollector) -> None:
     running = await start_read_collector(start_collector)
-    exporter = running.service.exporter("clickhouse")
-    clickhouse = getattr(exporter, "inner", exporter)
+    assert running.service.host is not None
+    clickhouse = running.service.host.storage("clickhouse")
     base_ns = time.time_ns() - 600 * SECOND_NS  # ten minutes ago: inside lookback=1h
     status, body = await request("POST", f"http://127.0.0.1:{running.ports['agentvista']}/api/v1/traces/batch",
                                  agentvista_body(base_ns - 60 * SECOND_NS))

@@ -153,18 +153,18 @@ async def test_outcomes_latest_wins_and_null_reads_back_as_null(stored: StoredTr
     assert (await outcomes.latest("default", AGENTVISTA_TRACE_HEX) or {})["outcome"] == ""
     assert await outcomes.latest("other", AGENTVISTA_TRACE_HEX) is None
     # Feedback of another source (AITracer's) in the same side table is listed beside it.
-    stored.exporter.insert_rows("otel_trace_feedback", ["TenantId", "TraceId", "Source", "Rating", "Comment",
-                                                        "UpdatedAt"],
-                                [["default"], [AGENTVISTA_TRACE_HEX], ["aitracer.feedback"], [1], ["great"],
-                                 [BASE_NS]])
+    storage = stored.exporter.storage_client()
+    storage.insert_rows("otel_trace_feedback", ["TenantId", "TraceId", "Source", "Rating", "Comment", "UpdatedAt"],
+                        [["default"], [AGENTVISTA_TRACE_HEX], ["aitracer.feedback"], [1], ["great"], [BASE_NS]])
     feedback = await outcomes.feedback("default", AGENTVISTA_TRACE_HEX)
     assert [(row["source"], row["rating"], row["comment"], row["success"]) for row in feedback] == [
         ("agentvista.outcome", 0, "", True), ("aitracer.feedback", 1, "great", None)]
 
 
 def _explain(stored: StoredTraces, sql: str, parameters: dict[str, Any]) -> str:
-    given = {**table_parameters(stored.exporter), **parameters}
-    _, rows = stored.exporter.query("EXPLAIN indexes = 1 " + sql, {key: given[key] for key in placeholders(sql)})
+    given = {**table_parameters(stored.exporter.storage_client()), **parameters}
+    storage = stored.exporter.storage_client()
+    _, rows = storage.query("EXPLAIN indexes = 1 " + sql, {key: given[key] for key in placeholders(sql)})
     return "\n".join(str(row[0]) for row in rows)
 
 

@@ -117,10 +117,10 @@ async def test_the_tenant_is_the_callers_and_cannot_be_spoofed(collector: Any) -
     assert by_trace["b1" * 16] == {"beta"}
     assert {"beta"} in [tenants for trace_id, tenants in by_trace.items() if trace_id not in ("a1" * 16, "b1" * 16)]
     # How the read API restricts reads: the tenant is bound as a parameter, never spliced.
-    exporter = collector.service.exporter("clickhouse")
-    inner = getattr(exporter, "inner", exporter)
-    _, acme_rows = inner.query("SELECT count() FROM otel.otel_traces WHERE TenantId = {tenant:String}",
-                               {"tenant": "acme"})
+    assert collector.service.host is not None
+    storage = collector.service.host.storage("clickhouse")
+    _, acme_rows = storage.query("SELECT count() FROM otel.otel_traces WHERE TenantId = {tenant:String}",
+                                 {"tenant": "acme"})
     assert acme_rows[0][0] == 2
 
 

@@ -7,20 +7,16 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import orjson
 
-from collector.extensions.query_api.queries import FEEDBACK_TABLE, ReadOnlyClickHouse, run_query
+from collector.core.storage import FEEDBACK_TABLE, StorageClient
+from collector.extensions.query_api.queries import run_query
 
 # The `Source` of outcome rows; AITracer's feedback rows have their own source.
 OUTCOME_SOURCE: Final = "agentvista.outcome"
 OUTCOME_COLUMNS: Final = ("TenantId", "TraceId", "Source", "Success", "Outcome", "Payload", "UpdatedAt")
-
-
-class WritableClickHouse(ReadOnlyClickHouse, Protocol):
-    def insert_rows(self, table: str, column_names: Any, columns: Any, settings: dict[str, Any] | None = None
-                    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,23 +26,22 @@ class Outcome:
 
 
 class OutcomeTable:
-    def __init__(self, clickhouse: ReadOnlyClickHouse) -> None:
-        self._clickhouse = clickhouse
+    def __init__(self, storage: StorageClient) -> None:
+        self._storage = storage
 
     async def record(self, tenant: str, trace_id: str, outcome: Outcome, now_ns: int) -> None:
         """Stores the outcome; visible to the next read (the insert is synchronous)."""
-        clickhouse: Any = self._clickhouse
         payload = orjson.dumps({"success": outcome.success, "outcome": outcome.outcome}).decode()
-        columns = [[tenant], [trace_id], [OUTCOME_SOURCE], [outcome.success], [outcome.outcome or ""], [payload],
-                   [now_ns]]
-        await asyncio.to_thread(clickhouse.insert_rows, FEEDBACK_TABLE, OUTCOME_COLUMNS, columns)
+        columns: list[list[Any]] = [[tenant], [trace_id], [OUTCOME_SOURCE], [outcome.success],
+                                    [outcome.outcome or ""], [payload], [now_ns]]
+        await asyncio.to_thread(self._storage.insert_rows, FEEDBACK_TABLE, OUTCOME_COLUMNS, columns)
 
     async def latest(self, tenant: str, trace_id: str) -> dict[str, Any] | None:
         """{"success", "outcome", "updated_ns"} of the latest outcome, or None."""
-        rows = await run_query(self._clickhouse, "trace_outcome",
+        rows = await run_query(self._storage, "trace_outcome",
                                {"tenant": tenant, "trace_id": trace_id, "outcome_source": OUTCOME_SOURCE})
         return rows[0] if rows else None
 
     async def feedback(self, tenant: str, trace_id: str) -> list[dict[str, Any]]:
         """The latest signal per source (feedback, outcomes) about a trace."""
-        return await run_query(self._clickhouse, "trace_feedback", {"tenant": tenant, "trace_id": trace_id})
+        return await run_query(self._storage, "trace_feedback", {"tenant": tenant, "trace_id": trace_id})

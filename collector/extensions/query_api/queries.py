@@ -10,29 +10,15 @@ from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from string import Template
-from typing import Any, Final, Protocol
+from typing import Any, Final
+
+from collector.core.storage import FEEDBACK_TABLE, LOOKUP_TABLE_SUFFIX, StorageClient
 
 SQL_DIR: Final = Path(__file__).parent / "sql"
 # Shared expressions may use one another (the trace summary uses the agent name); this many
 # rounds of substitution is more than the deepest nesting.
 MAX_FRAGMENT_DEPTH: Final = 4
-# The side table for feedback and outcomes, shared with the AITracer adapter's feedback route.
-FEEDBACK_TABLE: Final = "otel_trace_feedback"
-LOOKUP_TABLE_SUFFIX: Final = "_trace_id_ts"
 _PLACEHOLDER: Final = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*):")
-
-
-class ReadOnlyClickHouse(Protocol):
-    """What the reads need of exporters.clickhouse.exporter.ClickHouseExporter."""
-
-    @property
-    def database(self) -> str: ...
-
-    @property
-    def traces_table(self) -> str: ...
-
-    def query(self, sql: str, parameters: dict[str, Any] | None = None,
-              readonly: bool = True) -> tuple[list[str], list[tuple[Any, ...]]]: ...
 
 
 def _without_comments(text: str) -> str:
@@ -61,19 +47,19 @@ def placeholders(sql: str) -> set[str]:
     return set(_PLACEHOLDER.findall(sql))
 
 
-def table_parameters(clickhouse: ReadOnlyClickHouse) -> dict[str, str]:
-    return {"database": clickhouse.database, "traces_table": clickhouse.traces_table,
-            "lookup_table": clickhouse.traces_table + LOOKUP_TABLE_SUFFIX, "feedback_table": FEEDBACK_TABLE}
+def table_parameters(storage: StorageClient) -> dict[str, str]:
+    return {"database": storage.database, "traces_table": storage.traces_table,
+            "lookup_table": storage.traces_table + LOOKUP_TABLE_SUFFIX, "feedback_table": FEEDBACK_TABLE}
 
 
-async def run_query(clickhouse: ReadOnlyClickHouse, name: str, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
+async def run_query(storage: StorageClient, name: str, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The rows of query `name` as dicts, run read-only in a thread. Only the parameters the
     statement names are sent; one it names and is not given is a programming error."""
     sql = load_query(name)
-    given = {**table_parameters(clickhouse), **parameters}
+    given = {**table_parameters(storage), **parameters}
     wanted = placeholders(sql)
     missing = wanted - given.keys()
     if missing:
         raise KeyError(f"sql/{name}.sql needs parameters {sorted(missing)}")
-    columns, rows = await asyncio.to_thread(clickhouse.query, sql, {key: given[key] for key in wanted})
+    columns, rows = await asyncio.to_thread(storage.query, sql, {key: given[key] for key in wanted})
     return [dict(zip(columns, row, strict=True)) for row in rows]

@@ -16,6 +16,7 @@ from aiohttp import web
 from collector.auth import authenticate
 from collector.core.component import CreateSettings, Host
 from collector.core.errors import PipelineError, RetryableError, classify
+from collector.core.storage import NoStorageError
 from collector.extensions.query_api.config import QueryApiConfig
 from collector.extensions.query_api.params import (
     MAX_UINT64,
@@ -146,11 +147,10 @@ class QueryApi:
         return serve
 
     def _store(self) -> TraceStore:
-        finder = getattr(self._host, "clickhouse", None)
-        clickhouse = finder() if finder is not None else None
-        if clickhouse is None:
-            raise RetryableError("no clickhouse exporter in this collector's pipelines: nothing stored to read")
-        return TraceStore(clickhouse)
+        if self._host is None:
+            raise NoStorageError(f"extension {self._component_id} is not started")
+        # NoStorageError (a RetryableError: 503) when no exporter of the pipelines stores spans.
+        return TraceStore(self._host.storage())
 
     async def _index(self, request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC_DIR / "index.html")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from adapters.agentvista.plugin import agent_id
+from collector.core.agents import agent_id
 from collector.extensions.query_api.params import NANOS_PER_MILLISECOND, iso_time
 
 # What compare-agents answers per agent, in this order (sql/compare_agents.sql computes them).

@@ -3,7 +3,7 @@
 -- of the same key replaces an earlier one, so read with FINAL (or argMax(..., UpdatedAt)).
 -- A signal may be stored before its trace's spans arrive: nothing here refers to the spans table.
 -- Not partitioned by time: a replacement must meet the row it replaces in one partition.
-CREATE TABLE IF NOT EXISTS `$database`.`otel_trace_feedback` $on_cluster (
+CREATE TABLE IF NOT EXISTS `$database`.`$feedback_table` $on_cluster (
     TenantId LowCardinality(String) CODEC(ZSTD(1)),
     TraceId String CODEC(ZSTD(1)),
     Source LowCardinality(String) CODEC(ZSTD(1)),

@@ -79,13 +79,13 @@ async def test_converting_in_a_thread_stores_the_same_rows(make_exporter: MakeEx
     exporter = make_exporter(conversion_workers=0)
     await exporter.start(host)
     await exporter.consume(full_request())
-    _, stored = exporter.query(ROUND_TRIP_QUERY)
+    _, stored = exporter.storage_client().query(ROUND_TRIP_QUERY)
     assert [as_lists(row) for row in stored] == expected_rows()
 
 
 def index_bytes(exporter: ClickHouseExporter) -> list[int]:
     """Skip-index bytes of each active part of the spans table."""
-    _, rows = exporter.query("SELECT secondary_indices_compressed_bytes FROM system.parts "
+    _, rows = exporter.storage_client().query("SELECT secondary_indices_compressed_bytes FROM system.parts "
                              "WHERE database = 'otel' AND table = 'otel_traces' AND active ORDER BY name")
     return [int(row[0]) for row in rows]
 
@@ -95,9 +95,9 @@ async def test_skip_indexes_are_built_by_merges_by_default(started: ClickHouseEx
     await started.consume(simple_request(200))
     assert index_bytes(started) == [0, 0]  # inserted parts: no index yet
     # Queries stay correct on parts without indexes; they only read more.
-    assert started.query("SELECT count() FROM otel.otel_traces WHERE SpanAttributes['attribute.3'] = 'v3-7'"
-                         )[1] == [(2,)]
-    await asyncio.to_thread(started.command, "OPTIMIZE TABLE otel.otel_traces FINAL")
+    assert started.storage_client().query(
+        "SELECT count() FROM otel.otel_traces WHERE SpanAttributes['attribute.3'] = 'v3-7'")[1] == [(2,)]
+    await asyncio.to_thread(started.storage_client().command, "OPTIMIZE TABLE otel.otel_traces FINAL")
     [merged] = index_bytes(started)
     assert merged > 0
 
@@ -127,6 +127,6 @@ async def test_batches_larger_than_a_group_store_every_span(started: ClickHouseE
     payload = b"".join(request.SerializeToString() for request in requests)
     assert GROUP_SPANS < 6000  # two groups
     await started.export_encoded(payload, 6000, None)
-    _, rows = started.query("SELECT count(), uniqExact(SpanId), sum(Duration), "
+    _, rows = started.storage_client().query("SELECT count(), uniqExact(SpanId), sum(Duration), "
                             "sum(length(SpanAttributes)) FROM otel.otel_traces")
     assert rows == [(6000, 6000, 6000 * 12_345, 6000 * 10)]

@@ -30,7 +30,7 @@ def as_lists(row: tuple[object, ...]) -> tuple[object, ...]:
 
 async def test_every_field_round_trips(started: ClickHouseExporter, host: StubHost) -> None:
     await started.consume(full_request())
-    names, stored = started.query(ROUND_TRIP_QUERY)
+    names, stored = started.storage_client().query(ROUND_TRIP_QUERY)
     assert len(names) == 23
     expected = expected_rows()
     assert len(stored) == len(expected)
@@ -41,7 +41,7 @@ async def test_every_field_round_trips(started: ClickHouseExporter, host: StubHo
 
 
 def insert_queries(exporter: ClickHouseExporter) -> int:
-    result = exporter.query("SELECT value FROM system.events WHERE event = 'InsertQuery'")[1]
+    result = exporter.storage_client().query("SELECT value FROM system.events WHERE event = 'InsertQuery'")[1]
     return int(result[0][0]) if result else 0
 
 
@@ -50,19 +50,19 @@ async def test_one_insert_per_consume(started: ClickHouseExporter) -> None:
     for _ in range(3):
         await started.consume(simple_request(50))
     assert insert_queries(started) - before == 3
-    assert started.query("SELECT count() FROM otel.otel_traces")[1] == [(150,)]
+    assert started.storage_client().query("SELECT count() FROM otel.otel_traces")[1] == [(150,)]
 
 
 async def test_empty_request_inserts_nothing(started: ClickHouseExporter, host: StubHost) -> None:
     await started.consume(simple_request(0))
-    assert started.query("SELECT count() FROM otel.otel_traces")[1] == [(0,)]
+    assert started.storage_client().query("SELECT count() FROM otel.otel_traces")[1] == [(0,)]
     assert host.telemetry.value(SENT, exporter="clickhouse") == 0
 
 
 async def test_bad_data_is_a_permanent_error(started: ClickHouseExporter, host: StubHost) -> None:
     # A table constraint the spans break: the server refuses them (VIOLATED_CONSTRAINT, 469),
     # and sending them again would fail again.
-    started.query("ALTER TABLE otel.otel_traces ADD CONSTRAINT short_spans CHECK Duration < 1000000",
+    started.storage_client().query("ALTER TABLE otel.otel_traces ADD CONSTRAINT short_spans CHECK Duration < 1000000",
                   readonly=False)
     slow = simple_request(4)
     for span in slow.resource_spans[0].scope_spans[0].spans:
@@ -81,7 +81,7 @@ async def test_missing_table_is_retryable(make_exporter: MakeExporter, host: Stu
     await exporter.start(host)
     with pytest.raises(RetryableError, match="code 81"):  # UNKNOWN_DATABASE
         await exporter.consume(simple_request(1))
-    exporter.query("CREATE DATABASE otel", readonly=False)
+    exporter.storage_client().query("CREATE DATABASE otel", readonly=False)
     with pytest.raises(RetryableError, match="code 60"):  # UNKNOWN_TABLE
         await exporter.consume(simple_request(1))
 
@@ -98,7 +98,7 @@ async def test_consume_before_start_and_after_shutdown_is_retryable(make_exporte
     with pytest.raises(RetryableError, match="shut down"):
         await exporter.consume(simple_request(1))
     with pytest.raises(ConnectionError):
-        exporter.query("SELECT 1")
+        exporter.storage_client().query("SELECT 1")
 
 
 async def test_shutdown_before_start_is_safe(make_exporter: MakeExporter) -> None:
@@ -175,14 +175,14 @@ async def test_second_embedded_directory_is_refused_with_a_hint(make_exporter: M
 
 async def test_readonly_query(started: ClickHouseExporter) -> None:
     await started.consume(full_request())
-    names, result = started.query(
+    names, result = started.storage_client().query(
         "SELECT SpanName, Duration FROM otel.otel_traces WHERE ServiceName = {service:String} "
         "ORDER BY SpanName", {"service": "checkout"})
     assert names == ["SpanName", "Duration"]
     assert result == [("a-server", 1_500_000), ("b-client", 0), ("c-internal", 7)]
-    assert started.query("SHOW TABLES FROM otel")[1] == [
+    assert started.storage_client().query("SHOW TABLES FROM otel")[1] == [
         ("otel_trace_feedback",), ("otel_traces",), ("otel_traces_trace_id_ts",), ("otel_traces_trace_id_ts_mv",)]
-    assert started.query("  -- count\n(SELECT count() FROM otel.otel_traces)")[1] == [(7,)]
+    assert started.storage_client().query("  -- count\n(SELECT count() FROM otel.otel_traces)")[1] == [(7,)]
 
 
 @pytest.mark.parametrize("statement", [
@@ -195,19 +195,19 @@ async def test_readonly_query(started: ClickHouseExporter) -> None:
 ])
 async def test_readonly_query_refuses_writes(started: ClickHouseExporter, statement: str) -> None:
     with pytest.raises(PermissionError, match="read-only"):
-        started.query(statement)
+        started.storage_client().query(statement)
     # Refused before reaching the engine: its session is not left read-only.
     await started.consume(simple_request(1))
-    assert started.query("SELECT count() FROM otel.otel_traces")[1] == [(1,)]
+    assert started.storage_client().query("SELECT count() FROM otel.otel_traces")[1] == [(1,)]
 
 
 async def test_readonly_is_enforced_by_the_server_too(started: ClickHouseExporter) -> None:
     # A SETTINGS clause passes the statement check; readonly=1 refuses it.
     with pytest.raises(PermissionError, match=r"readonly"):
-        started.query("SELECT 1 SETTINGS readonly = 0")
+        started.storage_client().query("SELECT 1 SETTINGS readonly = 0")
     # Table functions that read files are refused by the statement check before that.
     with pytest.raises(PermissionError, match=r"file\(\) reaches outside"):
-        started.query("SELECT * FROM file('/etc/hostname', 'LineAsString')")
+        started.storage_client().query("SELECT * FROM file('/etc/hostname', 'LineAsString')")
     await started.consume(simple_request(1))
 
 

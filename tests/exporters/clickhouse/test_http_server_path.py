@@ -171,7 +171,7 @@ async def test_every_field_round_trips_over_http(make_exporter: MakeExporter, ho
     exporter = http_exporter(make_exporter, clickhouse_http, "otel_fields")
     await exporter.start(host)
     await exporter.consume(full_request())
-    _, stored = exporter.query(ROUND_TRIP_QUERY.replace("FROM otel.", "FROM otel_fields."))
+    _, stored = exporter.storage_client().query(ROUND_TRIP_QUERY.replace("FROM otel.", "FROM otel_fields."))
     assert [tuple(list(cell) if isinstance(cell, tuple) else cell for cell in row) for row in stored] == expected_rows()
 
 
@@ -183,10 +183,11 @@ async def test_schema_over_http_is_the_embedded_one(make_exporter: MakeExporter,
     await embedded.start(host)
     for table in ("otel_traces", "otel_traces_trace_id_ts", "otel_traces_trace_id_ts_mv"):
         statement = f"SHOW CREATE TABLE otel_schema.{table}"
-        (created,), = over_http.query(statement)[1]
-        assert (created,) == embedded.query(statement)[1][0]
+        (created,), = over_http.storage_client().query(statement)[1]
+        assert (created,) == embedded.storage_client().query(statement)[1][0]
         assert f"CREATE {'MATERIALIZED VIEW' if table.endswith('_mv') else 'TABLE'} otel_schema.{table}" in created
-    assert "ENGINE = MergeTree" in over_http.query("SHOW CREATE TABLE otel_schema.otel_traces")[1][0][0]
+    shown = over_http.storage_client().query("SHOW CREATE TABLE otel_schema.otel_traces")
+    assert "ENGINE = MergeTree" in shown[1][0][0]
 
 
 async def test_deduplication_token_over_http(make_exporter: MakeExporter, host: StubHost,
@@ -197,7 +198,7 @@ async def test_deduplication_token_over_http(make_exporter: MakeExporter, host: 
     payload = batch.SerializeToString()
 
     def stored() -> int:
-        return int(exporter.query("SELECT count() FROM otel_dedup.otel_traces")[1][0][0])
+        return int(exporter.storage_client().query("SELECT count() FROM otel_dedup.otel_traces")[1][0][0])
 
     await exporter.export_encoded(payload, 20, "batch-1")
     await exporter.export_encoded(payload, 20, "batch-1")  # a re-send after an unknown outcome: dropped

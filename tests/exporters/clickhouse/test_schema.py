@@ -84,7 +84,7 @@ SETTINGS = CONTRIB_SETTINGS + (", non_replicated_deduplication_window = 1000, fs
 
 
 def rows(exporter: ClickHouseExporter, sql: str, **parameters: Any) -> list[tuple[Any, ...]]:
-    return exporter.query(sql, parameters)[1]
+    return exporter.storage_client().query(sql, parameters)[1]
 
 
 def columns_of(exporter: ClickHouseExporter, table: str) -> list[tuple[Any, ...]]:
@@ -173,7 +173,7 @@ async def test_older_servers_get_bloom_filter_indexes(started: ClickHouseExporte
     config = ClickHouseConfig(database="legacy")
     for statement in schema_statements(config, "25.8.3.1"):
         assert statement.settings == ()
-        started.query(statement.sql, readonly=False)
+        started.storage_client().query(statement.sql, readonly=False)
     assert indexes_of_database(started, "legacy") == EXPECTED_BLOOM_FILTER_INDEXES
 
 
@@ -236,8 +236,8 @@ async def test_settings_reach_a_table_created_without_them(make_exporter: MakeEx
     await plain.start(host)
     assert table_info(plain, "otel_traces")[-1].endswith(
         CONTRIB_SETTINGS + ", non_replicated_deduplication_window = 1000")
-    await asyncio.to_thread(plain.command, "ALTER TABLE otel.otel_traces RESET SETTING "
-                                           "non_replicated_deduplication_window")
+    await asyncio.to_thread(plain.storage_client().command, "ALTER TABLE otel.otel_traces RESET SETTING "
+                            "non_replicated_deduplication_window")
     assert table_info(plain, "otel_traces")[-1].endswith(CONTRIB_SETTINGS)
     await plain.shutdown()
     again = make_exporter()
