@@ -1,32 +1,27 @@
-"""A headless Chromium (Debian's `chromium` package) driven over the DevTools protocol with
-aiohttp's websocket client: enough to load a page, wait for it, click like a user and take a
-screenshot, without a browser-automation package (playwright's downloads its own browsers)."""
+"""A headless Chromium (Debian's `chromium` package) driven by Playwright for Python, for the
+viewer tests: load a page, wait for it, click like a user, take a screenshot, and keep the
+page's console errors. Playwright's own browser downloads are not used: `executable_path`
+points it at the system's Chromium (Playwright 1.65 drives Debian's 156 over CDP)."""
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import contextlib
-import itertools
 import shutil
-import subprocess
-import tempfile
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Final
 
-import aiohttp
-import orjson
+from playwright.async_api import Browser as PlaywrightBrowser
+from playwright.async_api import ConsoleMessage, Error, async_playwright
+from playwright.async_api import Page as PlaywrightPage
 
 CHROMIUM_NAMES: Final = ("chromium", "chromium-browser", "google-chrome")
 # Flags for a quiet, isolated run: no sandbox (CI runs as root), no GPU, no network of its own
-# (updates, sync, QUIC), and a fresh profile per browser.
-CHROMIUM_FLAGS: Final = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                         "--disable-dev-shm-usage", "--remote-debugging-port=0", "--window-size=1400,900")
-START_TIMEOUT_S: Final = 30.0
-WAIT_POLL_S: Final = 0.05
+# (updates, sync, QUIC). Playwright adds headless mode and a fresh profile per browser.
+CHROMIUM_FLAGS: Final = ("--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
+                         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage")
+VIEWPORT: Final = {"width": 1400, "height": 900}
+WAIT_TIMEOUT_S: Final = 20.0
 
 
 def chromium_path() -> str | None:
@@ -42,136 +37,60 @@ class BrowserError(RuntimeError):
 
 
 class Page:
-    """One tab, attached with a flat session."""
+    """One tab, with the few steps the viewer tests take; the console errors it logged (and
+    its uncaught exceptions) collect in `console_errors`."""
 
-    def __init__(self, browser: Browser, session_id: str) -> None:
-        self._browser = browser
-        self._session_id = session_id
+    def __init__(self, page: PlaywrightPage) -> None:
+        self._page = page
         self.console_errors: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.console_errors.append(f"uncaught: {error}"[:500]))
 
-    async def send(self, method: str, **params: Any) -> Any:
-        return await self._browser.send(method, params, self._session_id)
+    def _console(self, message: ConsoleMessage) -> None:
+        # console.error calls of the page's scripts, as before; the browser's own log entries
+        # (no arguments: the favicon fetch the viewer answers with 404) are not the page's errors.
+        if message.type == "error" and message.args:
+            self.console_errors.append(f"{message.text} at {message.location}"[:500])
 
     async def goto(self, url: str) -> None:
-        await self.send("Page.navigate", url=url)
+        await self._page.goto(url)
 
     async def evaluate(self, expression: str) -> Any:
-        result = await self.send("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
-        if "exceptionDetails" in result:
-            raise BrowserError(f"{expression[:80]}: {result['exceptionDetails'].get('text')} "
-                               f"{result['exceptionDetails'].get('exception', {}).get('description', '')}")
-        return result["result"].get("value")
+        return await self._page.evaluate(expression)
 
-    async def wait_for(self, expression: str, timeout_s: float = 20.0) -> Any:
+    async def wait_for(self, expression: str, timeout_s: float = WAIT_TIMEOUT_S) -> Any:
         """The value of `expression` once it is truthy."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            value = await self.evaluate(expression)
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise BrowserError(f"timed out after {timeout_s}s waiting for: {expression}; "
-                                   f"console errors: {self.console_errors}")
-            await asyncio.sleep(WAIT_POLL_S)
+        try:
+            handle = await self._page.wait_for_function(expression, timeout=timeout_s * 1000)
+        except Error as error:
+            raise BrowserError(f"waiting for: {expression}; console errors: {self.console_errors}: "
+                               f"{error.message}") from error
+        return await handle.json_value()
 
     async def click(self, selector: str) -> None:
-        """A real mouse click at the middle of the first element matching `selector`."""
-        box = await self.wait_for(
-            f"(() => {{ const e = document.querySelector({orjson.dumps(selector).decode()});"
-            f" if (!e) return null; e.scrollIntoView({{block: 'center'}}); const r = e.getBoundingClientRect();"
-            f" return r.width && r.height ? [r.x + r.width / 2, r.y + r.height / 2] : null; }})()")
-        x, y = box
-        for event in ("mouseMoved", "mousePressed", "mouseReleased"):
-            await self.send("Input.dispatchMouseEvent", type=event, x=x, y=y, button="left", clickCount=1)
+        """A real mouse click at the middle of the first element matching `selector`, once it
+        is visible and stable (Playwright's actionability checks)."""
+        await self._page.click(selector, timeout=WAIT_TIMEOUT_S * 1000)
 
     async def screenshot(self, path: Path) -> None:
-        result = await self.send("Page.captureScreenshot", format="png", captureBeyondViewport=False)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(base64.b64decode(result["data"]))
+        await self._page.screenshot(path=path)
 
 
 class Browser:
-    def __init__(self, websocket: aiohttp.ClientWebSocketResponse) -> None:
-        self._websocket = websocket
-        self._ids = itertools.count(1)
-        self._pending: dict[int, asyncio.Future[Any]] = {}
-        self._pages: dict[str, Page] = {}
-        self._reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        async for message in self._websocket:
-            if message.type != aiohttp.WSMsgType.TEXT:
-                continue
-            payload = orjson.loads(message.data)
-            if "id" in payload:
-                future = self._pending.pop(payload["id"], None)
-                if future is not None and not future.done():
-                    if "error" in payload:
-                        future.set_exception(BrowserError(str(payload["error"])))
-                    else:
-                        future.set_result(payload.get("result", {}))
-            elif payload.get("method") in ("Runtime.exceptionThrown", "Runtime.consoleAPICalled"):
-                page = self._pages.get(payload.get("sessionId", ""))
-                params = payload.get("params", {})
-                if page is not None and (payload["method"] == "Runtime.exceptionThrown"
-                                         or params.get("type") == "error"):
-                    page.console_errors.append(orjson.dumps(params).decode()[:500])
-        for future in self._pending.values():
-            if not future.done():
-                future.set_exception(BrowserError("the browser closed the connection"))
-
-    async def send(self, method: str, params: dict[str, Any] | None = None, session_id: str | None = None) -> Any:
-        message_id = next(self._ids)
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending[message_id] = future
-        message: dict[str, Any] = {"id": message_id, "method": method, "params": params or {}}
-        if session_id is not None:
-            message["sessionId"] = session_id
-        await self._websocket.send_str(orjson.dumps(message).decode())
-        return await asyncio.wait_for(future, 30)
+    def __init__(self, browser: PlaywrightBrowser) -> None:
+        self._browser = browser
 
     async def new_page(self) -> Page:
-        target = await self.send("Target.createTarget", {"url": "about:blank"})
-        attached = await self.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})
-        page = self._pages[attached["sessionId"]] = Page(self, attached["sessionId"])
-        await page.send("Page.enable")
-        await page.send("Runtime.enable")
-        return page
-
-    async def close(self) -> None:
-        self._reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._reader
+        return Page(await self._browser.new_page(viewport={"width": VIEWPORT["width"], "height": VIEWPORT["height"]}))
 
 
 @contextlib.asynccontextmanager
 async def launch(executable: str) -> AsyncIterator[Browser]:
     """A headless Chromium with a fresh profile, stopped (and its profile removed) on exit."""
-    profile = Path(tempfile.mkdtemp(prefix="spanhouse-chromium-"))
-    process = subprocess.Popen([executable, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not (port_file.exists() and len(port_file.read_text().splitlines()) >= 2):
-            if process.poll() is not None:
-                raise BrowserError(f"{executable} exited with {process.returncode} before it was ready")
-            if time.monotonic() > deadline:
-                raise BrowserError(f"{executable} did not open its DevTools port within {START_TIMEOUT_S}s")
-            await asyncio.sleep(0.05)
-        port, path = port_file.read_text().splitlines()[:2]
-        async with aiohttp.ClientSession() as session, \
-                session.ws_connect(f"ws://127.0.0.1:{port}{path}", max_msg_size=0) as websocket:
-            browser = Browser(websocket)
-            try:
-                yield browser
-            finally:
-                await browser.close()
-    finally:
-        process.terminate()
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=executable, args=list(CHROMIUM_FLAGS))
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        shutil.rmtree(profile, ignore_errors=True)
+            yield Browser(browser)
+        finally:
+            await browser.close()
