@@ -25,7 +25,6 @@ from proto.validate import drop_invalid_spans
 
 PROTOBUF: Final = "application/x-protobuf"
 JSON: Final = "application/json"
-GRPC_CODE_BY_HTTP: Final = {400: 3, 401: 16, 403: 7, 404: 5, 408: 4, 413: 8, 415: 3, 429: 8, 503: 14}
 
 
 class OtlpHttpHandler:
@@ -112,7 +111,7 @@ def error_response(content_type: str, error: BaseException) -> web.Response:
     """A `google.rpc.Status` body in the request's encoding, with the classified status code."""
     answer = classify(error)
     as_json = content_type != PROTOBUF
-    body = encode_status(GRPC_CODE_BY_HTTP.get(answer.http_status, 13), answer.message, as_json=as_json)
+    body = encode_status(answer.grpc_status, answer.message, as_json=as_json)
     headers = {"Retry-After": str(answer.retry_after_s)} if answer.retry_after_s is not None else {}
     if answer.http_status == 401:
         headers["WWW-Authenticate"] = "Bearer"  # RFC 6750
