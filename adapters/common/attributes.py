@@ -34,12 +34,6 @@ def to_json(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
 
 
-def any_value(value: Any) -> AnyValue:
-    converted = AnyValue()
-    set_any_value(converted, value)
-    return converted
-
-
 def set_any_value(target: AnyValue, value: Any) -> None:
     """Scalars keep their type; a list of strings stays an array; anything else (objects,
     mixed lists) becomes its JSON text. Integers beyond int64 become strings."""

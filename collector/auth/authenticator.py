@@ -71,9 +71,6 @@ class Authenticator:
                 found = entry
         return self._principals[found.name] if found is not None else None
 
-    def principals(self) -> Iterable[Principal]:
-        return self._principals.values()
-
 
 def bearer_token(headers: Mapping[str, str]) -> str | None:
     """The token of `Authorization: Bearer <token>` (scheme case-insensitive), or None."""

@@ -53,15 +53,6 @@ def mutates_data(consumer: object) -> bool:
     return getattr(consumer, "mutates_data", False) is True
 
 
-class Component(Protocol):
-    """Lifecycle of every component. No I/O before `start`; `shutdown` is idempotent and
-    safe before `start`."""
-
-    async def start(self, host: Host) -> None: ...
-
-    async def shutdown(self) -> None: ...
-
-
 class Host(Protocol):
     """What a started component may reach of the running service."""
 
@@ -103,7 +94,9 @@ class Endpoint:
 
 @dataclass(frozen=True, slots=True)
 class Factory:
-    """Type name, default config and constructor of a component."""
+    """Type name, default config and constructor of a component. What `create` makes has
+    `async start(host)` and `async shutdown()`: no I/O before `start`; `shutdown` is
+    idempotent and safe before `start`."""
 
     type: str
     kind: Kind

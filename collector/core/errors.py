@@ -25,7 +25,6 @@ class PipelineError(Exception):
 
     http_status: int = 500
     grpc_status: grpc.StatusCode = grpc.StatusCode.INTERNAL
-    retryable: bool = False
 
 
 class PermanentError(PipelineError):
@@ -40,7 +39,6 @@ class RetryableError(PipelineError):
 
     http_status = 503
     grpc_status = grpc.StatusCode.UNAVAILABLE
-    retryable = True
 
     def __init__(self, message: str, retry_after_s: int = DEFAULT_RETRY_AFTER_S, reason: str | None = None) -> None:
         """`message` is for the log (it may name endpoints and paths); `reason` is what the

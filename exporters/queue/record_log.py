@@ -106,14 +106,6 @@ def _resync(data: bytes, start: int) -> int | None:
     return None
 
 
-@dataclass(slots=True)
-class Segment:
-    first_seq: int
-    path: Path
-    size: int = 0
-    records: list[tuple[int, int, int, int]] = field(default_factory=list)  # (seq, offset, length, spans)
-
-
 def segment_path(directory: Path, first_seq: int) -> Path:
     return directory / f"{first_seq:020d}{SEGMENT_SUFFIX}"
 
