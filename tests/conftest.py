@@ -16,9 +16,12 @@ import pytest
 from collector.config.loader import load_config
 from collector.core.component import Traces, span_count
 from collector.core.errors import PipelineError
-from collector.core.metrics import Metrics
 from collector.registry import default_registry
 from collector.service import Service
+
+# The one Host double and clock double live in tests/support/doubles.py; re-exported here.
+from tests.support.doubles import ManualClock as ManualClock
+from tests.support.doubles import StubHost as StubHost
 
 
 def free_port() -> int:
@@ -51,21 +54,6 @@ class FailingConsumer:
 
     async def consume(self, traces: Traces) -> None:
         raise self.error
-
-
-@dataclass
-class StubHost:
-    """The part of the running service that components use, for component-level tests."""
-
-    telemetry: Metrics = field(default_factory=Metrics)
-    ready: bool = True
-
-    @property
-    def http_servers(self) -> Any:
-        raise AssertionError("this component should not serve HTTP in this test")
-
-    def report_fatal_error(self, error: BaseException) -> None:
-        raise error
 
 
 @dataclass

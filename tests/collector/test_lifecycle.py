@@ -13,6 +13,7 @@ from collector.core.component import CreateSettings, Factory, Kind
 from collector.core.metrics import Metrics
 from collector.server.http_host import HttpServers
 from tests.conftest import RecordingConsumer, free_port
+from tests.support.doubles import StubHost
 
 
 def _factories() -> list[Factory]:
@@ -20,16 +21,6 @@ def _factories() -> list[Factory]:
 
     registry = default_registry()
     return [factory for kind in Kind for factory in registry.factories(kind)]
-
-
-class Host:
-    def __init__(self) -> None:
-        self.telemetry = Metrics()
-        self.http_servers = HttpServers()
-        self.ready = True
-
-    def report_fatal_error(self, error: BaseException) -> None:
-        raise error
 
 
 def loopback_config(factory: Factory, tmp_path: Path) -> Any:
@@ -72,7 +63,7 @@ async def test_create_start_shutdown_twice(factory: Factory, tmp_path: Path) -> 
     never_started = factory.create(*args)
     await never_started.shutdown()
     component = factory.create(*args)
-    host = Host()
+    host = StubHost(servers=HttpServers())
     await component.start(host)
     await host.http_servers.start()
     await host.http_servers.stop()

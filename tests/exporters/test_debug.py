@@ -10,15 +10,9 @@ from collector.core.component import CreateSettings, Kind
 from collector.core.metrics import Metrics
 from exporters.debug import FACTORY, DebugConfig, DebugExporter, Verbosity
 from proto.otlp_json import decode_traces
+from tests.support.doubles import StubHost
 
 TRACE_ID = bytes.fromhex("5b8efff798038103d269b633813fc60c")
-
-
-class Host:
-    """Just what the exporter reaches of the running service."""
-
-    def __init__(self, telemetry: Metrics | None = None) -> None:
-        self.telemetry = telemetry
 
 
 def two_spans() -> ExportTraceServiceRequest:
@@ -31,9 +25,9 @@ def two_spans() -> ExportTraceServiceRequest:
     return traces
 
 
-async def run(verbosity: Verbosity, host: Host | None = None) -> None:
+async def run(verbosity: Verbosity, host: StubHost | None = None) -> None:
     exporter = FACTORY.create(CreateSettings("debug/test"), DebugConfig(verbosity))
-    await exporter.start(host or Host(Metrics()))
+    await exporter.start(host or StubHost(Metrics()))
     await exporter.consume(two_spans())
     await exporter.shutdown()
     await exporter.shutdown()
@@ -65,7 +59,7 @@ async def test_detailed_writes_the_batch_as_otlp_json(capsys: pytest.CaptureFixt
 
 
 async def test_counts_sent_spans() -> None:
-    host = Host(Metrics())
+    host = StubHost(Metrics())
     await run("basic", host)
     assert host.telemetry.value("otelcol_exporter_sent_spans", exporter="debug/test") == 2
 
@@ -73,7 +67,7 @@ async def test_counts_sent_spans() -> None:
 async def test_works_without_telemetry_and_shuts_down_before_start(capsys: pytest.CaptureFixture[str]) -> None:
     exporter = DebugExporter(CreateSettings("debug"), DebugConfig())
     await exporter.shutdown()
-    await exporter.start(Host(telemetry=None))
+    await exporter.start(StubHost(telemetry=None))
     await exporter.consume(ExportTraceServiceRequest())
     assert capsys.readouterr().err == "debug: 0 spans in 0 resource spans\n"
 

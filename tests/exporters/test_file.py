@@ -10,16 +10,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from collector.core.component import CreateSettings, Kind
 from collector.core.errors import RetryableError
-from collector.core.metrics import Metrics
 from exporters.file import FACTORY, MIB, FileConfig, FileExporter
 from proto.otlp_json import decode_traces
-
-
-class Host:
-    """Just what the exporter reaches of the running service."""
-
-    def __init__(self) -> None:
-        self.telemetry = Metrics()
+from tests.support.doubles import StubHost
 
 
 def batch(number: int, padding: int = 0) -> ExportTraceServiceRequest:
@@ -48,7 +41,7 @@ def exporter_in(directory: Path, **config: Any) -> FileExporter:
 
 async def test_writes_one_line_per_batch_that_decodes_back(tmp_path: Path) -> None:
     exporter = exporter_in(tmp_path)
-    host = Host()
+    host = StubHost()
     await exporter.start(host)
     batches = [batch(number) for number in range(1, 4)]
     for traces in batches:
@@ -64,7 +57,7 @@ async def test_writes_one_line_per_batch_that_decodes_back(tmp_path: Path) -> No
 async def test_appends_across_restarts_and_skips_empty_batches(tmp_path: Path) -> None:
     for number in (1, 2):
         exporter = exporter_in(tmp_path, path="out.jsonl")
-        await exporter.start(Host())
+        await exporter.start(StubHost())
         await exporter.consume(batch(number))
         await exporter.consume(ExportTraceServiceRequest())
         await exporter.shutdown()
@@ -79,7 +72,7 @@ async def test_absolute_paths_are_kept(tmp_path: Path) -> None:
 
 async def test_rotation_by_size_keeps_max_backups(tmp_path: Path) -> None:
     exporter = exporter_in(tmp_path, path="spans.jsonl", max_megabytes=1, max_backups=2)
-    await exporter.start(Host())
+    await exporter.start(StubHost())
     batches = [batch(number, padding=100_000) for number in range(1, 21)]  # ~300 kB a line
     for traces in batches:
         await exporter.consume(traces)
@@ -97,7 +90,7 @@ async def test_rotation_by_size_keeps_max_backups(tmp_path: Path) -> None:
 
 async def test_without_backups_rotation_starts_over(tmp_path: Path) -> None:
     exporter = exporter_in(tmp_path, path="spans.jsonl", max_megabytes=1, max_backups=0)
-    await exporter.start(Host())
+    await exporter.start(StubHost())
     batches = [batch(number, padding=100_000) for number in range(1, 5)]
     for traces in batches:
         await exporter.consume(traces)
@@ -108,7 +101,7 @@ async def test_without_backups_rotation_starts_over(tmp_path: Path) -> None:
 
 async def test_a_line_larger_than_the_limit_gets_its_own_file(tmp_path: Path) -> None:
     exporter = exporter_in(tmp_path, path="spans.jsonl", max_megabytes=1)
-    await exporter.start(Host())
+    await exporter.start(StubHost())
     await exporter.consume(batch(1))
     await exporter.consume(batch(2, padding=400_000))
     await exporter.consume(batch(3))
@@ -124,8 +117,8 @@ async def test_lifecycle(tmp_path: Path) -> None:
     assert not (tmp_path / "data").exists()  # no I/O before start
     with pytest.raises(RetryableError, match="not started"):
         await exporter.consume(batch(1))
-    await exporter.start(Host())
-    await exporter.start(Host())  # a second start keeps the open file
+    await exporter.start(StubHost())
+    await exporter.start(StubHost())  # a second start keeps the open file
     await exporter.consume(batch(1))
     await exporter.shutdown()
     await exporter.shutdown()

@@ -23,6 +23,7 @@ from proto.status import decode_status
 from tests.adapters.golden import TESTDATA
 from tests.conftest import StartCollector
 from tests.security.helpers import otlp_request, post, rows_when_ready
+from tests.support.doubles import ManualClock
 
 UNREACHABLE = """
 receivers:
@@ -177,13 +178,13 @@ service:
 
 
 def test_a_flood_of_failures_is_logged_a_few_times_and_counted(caplog: Any) -> None:
-    now = [0.0]
-    log = ErrorDetailLog(clock=lambda: now[0])
+    clock = ManualClock(0.0)
+    log = ErrorDetailLog(clock=clock)
     caplog.set_level(logging.WARNING, logger="spanhouse.errors")
     failure = ConnectionError("ClickHouse at http://10.0.0.1:8123 refused")
     logged = sum(log.log(f"{index:016x}", 503, failure) for index in range(10_000))
     assert logged == LOG_BURST
-    now[0] += 60.0  # a minute later: the next one is logged, with how many were not
+    clock.now += 60.0  # a minute later: the next one is logged, with how many were not
     assert log.log("ffffffffffffffff", 503, failure)
     assert f"({10_000 - LOG_BURST} more like it not logged since the last)" in caplog.records[-1].getMessage()
     assert len(caplog.records) == LOG_BURST + 1

@@ -6,18 +6,11 @@ from __future__ import annotations
 import pytest
 
 from collector.server.rate_limit import RateLimitConfig, TokenBucketLimiter
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.doubles import ManualClock
 
 
 def test_burst_then_refill() -> None:
-    clock = Clock()
+    clock = ManualClock()
     limiter = TokenBucketLimiter(2.0, 3, clock)
     assert [tuple(limiter.check("a")) for _ in range(4)] == [(True, 2, 0), (True, 1, 0), (True, 0, 0), (False, 0, 1)]
     clock.now += 0.5  # one token back at 2/s
@@ -28,7 +21,7 @@ def test_burst_then_refill() -> None:
 
 
 def test_keys_have_their_own_buckets_and_retry_after_rounds_up() -> None:
-    clock = Clock()
+    clock = ManualClock()
     limiter = TokenBucketLimiter(0.1, 1, clock)
     assert limiter.check("a").allowed and limiter.check("b").allowed
     decision = limiter.check("a")
@@ -40,7 +33,7 @@ def test_keys_have_their_own_buckets_and_retry_after_rounds_up() -> None:
 
 
 def test_the_key_table_is_bounded() -> None:
-    limiter = TokenBucketLimiter(1.0, 1, Clock(), max_keys=2)
+    limiter = TokenBucketLimiter(1.0, 1, ManualClock(), max_keys=2)
     for key in ("a", "b", "c"):
         assert limiter.check(key).allowed
     assert limiter.check("c").allowed is False  # recent keys are kept

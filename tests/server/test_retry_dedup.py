@@ -16,14 +16,7 @@ from aiohttp import web
 from collector.server.retry_dedup import Answer, RetryDedup, RetryDedupConfig, keyed_headers, request_key
 from collector.server.retry_store import RetryStore
 from tests.exporters.queue.small_disk import fill, tmpfs
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.doubles import ManualClock
 
 
 class Producer:
@@ -42,7 +35,7 @@ class Producer:
 
 
 async def test_a_repeat_within_the_window_gets_the_first_answer_and_after_it_runs_again() -> None:
-    clock = Clock()
+    clock = ManualClock()
     dedup = RetryDedup(RetryDedupConfig(window=60.0), clock=clock)
     produce = Producer()
     key = request_key("acme", "/v1/traces", b"body")
@@ -163,7 +156,7 @@ async def test_an_entry_costs_under_400_bytes_with_an_otlp_answer() -> None:
 
 
 async def test_the_window_survives_a_restart_in_its_file(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = ManualClock()
     config = RetryDedupConfig(window=60.0)
     first_run = RetryDedup(config, clock=clock, store=RetryStore(tmp_path / "otlp.retries.sqlite3"))
     await first_run.start()
@@ -201,7 +194,7 @@ async def test_a_damaged_window_file_is_set_aside_and_the_receiver_starts(tmp_pa
 
 async def test_the_file_keeps_no_more_than_the_bound(tmp_path: Path) -> None:
     path = tmp_path / "otlp.retries.sqlite3"
-    clock = Clock()
+    clock = ManualClock()
     dedup = RetryDedup(RetryDedupConfig(max_entries=2), clock=clock, store=RetryStore(path))
     await dedup.start()
     produce = Producer()
