@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from adapters import agentvista, dynamiq
-from adapters.base import AdapterRequest, Route
 from bench import vendor_bodies
 from bench.traces import build_body
+from collector.core.adapter_api import AdapterRequest, Route
 from collector.receivers.adapter_receiver import _decode_json
 from collector.server.limits import DEFAULT_MAX_JSON_DEPTH, check_json_depth
 

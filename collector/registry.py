@@ -14,7 +14,7 @@ logger = logging.getLogger(__name__)
 # Third-party packages add components by exposing a Factory (or a callable returning one)
 # under this entry-point group.
 ENTRY_POINT_GROUP: Final = "spanhouse.components"
-# Vendor adapters, built-in and third-party alike: each names an adapters.base.AdapterPlugin,
+# Vendor adapters, built-in and third-party alike: each names a collector.core.adapter_api.AdapterPlugin,
 # served by a receiver of the plugin's name.
 ADAPTER_ENTRY_POINT_GROUP: Final = "spanhouse.adapters"
 
@@ -69,7 +69,7 @@ def builtin_factories() -> list[Factory]:
 
 
 def adapter_factories() -> list[Factory]:
-    from adapters.base import AdapterPlugin
+    from collector.core.adapter_api import AdapterPlugin
     from collector.receivers.adapter_receiver import adapter_receiver_factory
 
     factories = []

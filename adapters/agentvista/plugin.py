@@ -16,9 +16,10 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from adapters.agentvista.spans import SCOPE_NAME, fill_child_span, fill_root_span, trace_ids
 from adapters.agentvista.validate import InvalidTraceError, ValidTrace, describe, quote, validate_trace
-from adapters.base import (
+from adapters.common.attributes import put
+from collector.core.adapter_api import (
+    AdapterConfig,
     AdapterPlugin,
-    AdapterReceiverConfig,
     AdapterRequest,
     AdapterResponse,
     AdapterResult,
@@ -27,7 +28,6 @@ from adapters.base import (
     StateView,
     StateWrite,
 )
-from adapters.common.attributes import put
 from collector.core.component import Traces
 from collector.core.config.types import ADDRESS
 
@@ -54,15 +54,14 @@ USAGE_KEPT_AFTER_MONTH_S: Final = 31 * 86400.0
 
 
 @dataclass(frozen=True, slots=True)
-class AgentVistaConfig(AdapterReceiverConfig):
+class AgentVistaConfig(AdapterConfig):
     endpoint: Annotated[str, ADDRESS] = field(default=DEFAULT_ENDPOINT, metadata={
         "description": "host:port this receiver listens on."})
     monthly_event_limit: int = field(default=0, metadata={
         "description": "Spans a tenant may store per calendar month (UTC) before 429; 0 means no limit."})
 
     def validate(self) -> list[tuple[str, str]]:
-        # Explicit base call: zero-argument super() breaks in slots dataclasses before 3.14.
-        problems = AdapterReceiverConfig.validate(self)
+        problems: list[tuple[str, str]] = []
         if self.monthly_event_limit < 0:
             problems.append(("monthly_event_limit", "must be 0 (no limit) or greater"))
         return problems

@@ -8,10 +8,10 @@ import math
 from collections.abc import Mapping
 from typing import Any, Final
 
-from adapters.base import AdapterResponse, AdapterResult
 from adapters.common.attributes import to_json
 from adapters.common.ids import derived_span_id, trace_id_from
 from adapters.common.times import MAX_TIME_NS, to_ns
+from collector.core.adapter_api import AdapterResponse, AdapterResult
 
 SCOPE_NAME: Final = "spanhouse.aitracer"
 SERVICE_NAME: Final = "aitracer"

@@ -23,8 +23,8 @@ from adapters.aitracer.common import (
     require_object,
     text,
 )
-from adapters.base import AdapterRequest, AdapterResponse, Services
 from adapters.common.attributes import to_json
+from collector.core.adapter_api import AdapterRequest, AdapterResponse, Services
 from exporters.clickhouse.schema import TRACE_FEEDBACK_TABLE
 
 logger = logging.getLogger(__name__)

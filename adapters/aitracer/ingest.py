@@ -32,9 +32,9 @@ from adapters.aitracer.common import (
     time_ns,
     trace_link,
 )
-from adapters.base import AdapterRequest, AdapterResponse, AdapterResult, StateView, StateWrite
 from adapters.common.attributes import new_traces, put, to_json
 from adapters.common.ids import derived_span_id, span_id_from, trace_id_from
+from collector.core.adapter_api import AdapterRequest, AdapterResponse, AdapterResult, StateView, StateWrite
 
 SEEN_NAMESPACE: Final = "aitracer.records"
 MAX_RECORDS_PER_REQUEST: Final = 1000

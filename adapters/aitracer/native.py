@@ -26,8 +26,8 @@ from adapters.aitracer.common import (
     root_span_id,
     text,
 )
-from adapters.base import AdapterRequest, AdapterResponse, AdapterResult, StateView, StateWrite
 from adapters.common.attributes import new_traces, put, to_json
+from collector.core.adapter_api import AdapterRequest, AdapterResponse, AdapterResult, StateView, StateWrite
 
 NATIVE_NAMESPACE: Final = "aitracer.native"
 # Fields mapped to OTLP fields or convention attributes; all others become aitracer.<field>.

@@ -26,8 +26,8 @@ from adapters.aitracer.common import (
     time_ns,
 )
 from adapters.aitracer.openai_agents_spans import AgentSpan, TraceHeader, agent_span, root_span
-from adapters.base import AdapterRequest, AdapterResponse, AdapterResult, StateView, StateWrite
 from adapters.common.attributes import new_traces
+from collector.core.adapter_api import AdapterRequest, AdapterResponse, AdapterResult, StateView, StateWrite
 
 SEEN_NAMESPACE: Final = "openai_agents.seen"
 HEADERS_NAMESPACE: Final = "openai_agents.traces"

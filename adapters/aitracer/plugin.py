@@ -16,9 +16,10 @@ from adapters.aitracer.native import handle_native
 from adapters.aitracer.openai_agents import handle_agents
 from adapters.aitracer.proxy import ProxyConfig, ResponsesProxy
 from adapters.aitracer.webhooks import SIGNATURES_NAMESPACE, handle_webhook_body, verify_signature
-from adapters.base import (
+from collector.auth.config import TENANT_PATTERN
+from collector.core.adapter_api import (
+    AdapterConfig,
     AdapterPlugin,
-    AdapterReceiverConfig,
     AdapterRequest,
     AdapterResponse,
     OtlpRoute,
@@ -27,7 +28,6 @@ from adapters.base import (
     Services,
     StateWrite,
 )
-from collector.auth.config import TENANT_PATTERN
 from collector.core.config.types import ADDRESS, DURATION
 
 DEFAULT_ENDPOINT: Final = "127.0.0.1:4412"
@@ -113,7 +113,7 @@ class WebhookSigningConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class AITracerConfig(AdapterReceiverConfig):
+class AITracerConfig(AdapterConfig):
     endpoint: Annotated[str, ADDRESS] = field(default=DEFAULT_ENDPOINT, metadata={
         "description": "host:port this receiver listens on."})
     webhook_signing: WebhookSigningConfig = field(default_factory=WebhookSigningConfig, metadata={
@@ -122,8 +122,7 @@ class AITracerConfig(AdapterReceiverConfig):
         "description": "POST /api/proxy/openai/responses: upstream and governance preflight."})
 
     def validate(self) -> list[tuple[str, str]]:
-        # Explicit base call: zero-argument super() breaks in slots dataclasses before 3.14.
-        problems = AdapterReceiverConfig.validate(self)
+        problems: list[tuple[str, str]] = []
         problems += [(f"webhook_signing.{key}", message) for key, message in self.webhook_signing.validate()]
         problems += [(f"proxy.{key}", message) for key, message in self.proxy.validate()]
         return problems

@@ -26,9 +26,9 @@ from adapters.aitracer.preflight import (
     exchange_span,
     preflight,
 )
-from adapters.base import AdapterRequest, AdapterResponse, Services, StreamingAnswer
 from adapters.common.attributes import new_traces
 from adapters.common.ids import trace_id_from
+from collector.core.adapter_api import AdapterRequest, AdapterResponse, Services, StreamingAnswer
 from collector.core.config.types import BYTE_SIZE, DURATION
 from collector.core.errors import PipelineError
 from collector.processors.governance_rules import PII_RULES

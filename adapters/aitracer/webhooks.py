@@ -24,9 +24,9 @@ from adapters.aitracer.common import (
     require_object,
     time_ns,
 )
-from adapters.base import AdapterRequest, AdapterResponse, AdapterResult, StateView, StateWrite
 from adapters.common.attributes import new_traces, put, to_json
 from adapters.common.ids import derived_span_id, trace_id_from
+from collector.core.adapter_api import AdapterRequest, AdapterResponse, AdapterResult, StateView, StateWrite
 
 TIMESTAMP_HEADER: Final = "x-aitracer-delivery-timestamp"
 SIGNATURE_HEADER: Final = "x-aitracer-signature"

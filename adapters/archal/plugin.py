@@ -13,9 +13,9 @@ from typing import Annotated, Any, Final
 from adapters.archal.errors import error_response
 from adapters.archal.sessions import handle_sessions
 from adapters.archal.traces import handle_traces
-from adapters.base import (
+from collector.core.adapter_api import (
+    AdapterConfig,
     AdapterPlugin,
-    AdapterReceiverConfig,
     AdapterRequest,
     AdapterResponse,
     AdapterResult,
@@ -30,7 +30,7 @@ SESSIONS_PATH: Final = "/api/sessions"
 
 
 @dataclass(frozen=True, slots=True)
-class ArchalConfig(AdapterReceiverConfig):
+class ArchalConfig(AdapterConfig):
     endpoint: Annotated[str, ADDRESS] = field(default=DEFAULT_ENDPOINT, metadata={
         "description": "host:port this receiver listens on (Archal clients change only their base URL to it)."})
     runtime_base_url: str = field(default="", metadata={
@@ -39,8 +39,7 @@ class ArchalConfig(AdapterReceiverConfig):
                        "Empty: http:// and this receiver's endpoint."})
 
     def validate(self) -> list[tuple[str, str]]:
-        # Explicit base call: zero-argument super() fails in slots dataclasses before Python 3.14.
-        problems = list(AdapterReceiverConfig.validate(self))
+        problems: list[tuple[str, str]] = []
         if self.runtime_base_url and not self.runtime_base_url.startswith(("http://", "https://")):
             problems.append(("runtime_base_url", 'must start with "http://" or "https://"'))
         return problems

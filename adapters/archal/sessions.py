@@ -14,9 +14,9 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from adapters.archal.errors import bad_request
 from adapters.archal.json_values import digest, dump_json, find_problem, widen_to_strings
 from adapters.archal.traces import SCOPE_NAME
-from adapters.base import AdapterRequest, AdapterResponse, AdapterResult, StateView, StateWrite
 from adapters.common.attributes import new_traces, put, put_flattened
 from adapters.common.ids import derived_span_id, trace_id_from
+from collector.core.adapter_api import AdapterRequest, AdapterResponse, AdapterResult, StateView, StateWrite
 from collector.core.component import Traces
 
 SESSIONS_NAMESPACE: Final = "archal.sessions"

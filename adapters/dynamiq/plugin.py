@@ -17,18 +17,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Final
 
-from adapters.base import (
+from adapters.common.attributes import clean_text
+from adapters.dynamiq.spans import to_traces
+from adapters.dynamiq.validate import validate
+from collector.core.adapter_api import (
+    AdapterConfig,
     AdapterPlugin,
-    AdapterReceiverConfig,
     AdapterRequest,
     AdapterResponse,
     AdapterResult,
     Route,
     StateView,
 )
-from adapters.common.attributes import clean_text
-from adapters.dynamiq.spans import to_traces
-from adapters.dynamiq.validate import validate
 from collector.core.config.types import ADDRESS
 
 # Go's http.StatusText, which the Dynamiq collector's error bodies use as `message`.
@@ -38,7 +38,7 @@ STATUS_TEXT: Final = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
 
 
 @dataclass(frozen=True, slots=True)
-class DynamiqConfig(AdapterReceiverConfig):
+class DynamiqConfig(AdapterConfig):
     endpoint: Annotated[str, ADDRESS] = field(default="127.0.0.1:4411", metadata={
         "description": "host:port this receiver listens on (Dynamiq and OTLP both use POST /v1/traces)."})
 

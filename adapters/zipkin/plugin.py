@@ -9,23 +9,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Final
 
-from adapters.base import (
+from adapters.common.attributes import clean_text
+from adapters.zipkin.spans import to_traces
+from adapters.zipkin.validate import SpanError, ZipkinSpan, describe, read_span
+from collector.core.adapter_api import (
+    AdapterConfig,
     AdapterPlugin,
-    AdapterReceiverConfig,
     AdapterRequest,
     AdapterResponse,
     AdapterResult,
     Route,
     StateView,
 )
-from adapters.common.attributes import clean_text
-from adapters.zipkin.spans import to_traces
-from adapters.zipkin.validate import SpanError, ZipkinSpan, describe, read_span
 from collector.core.config.types import ADDRESS
 
 
 @dataclass(frozen=True, slots=True)
-class ZipkinConfig(AdapterReceiverConfig):
+class ZipkinConfig(AdapterConfig):
     endpoint: Annotated[str, ADDRESS] = field(default="127.0.0.1:9411", metadata={
         "description": "host:port this receiver listens on (9411 is Zipkin's port)."})
 

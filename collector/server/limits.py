@@ -15,6 +15,9 @@ from collector.core.component import Traces
 from collector.core.config.types import DURATION
 from collector.core.errors import PayloadTooLargeError, PermanentError
 
+# The Go collector allows 20 MiB; the security issue settles on 16 MiB for every receiver
+# (before and after decompression).
+DEFAULT_MAX_REQUEST_BODY_BYTES: Final = 16 * 1024 * 1024
 DEFAULT_MAX_SPANS_PER_REQUEST: Final = 100_000
 # The OpenTelemetry SDKs drop beyond 128 by default; a sender past 1024 is broken or hostile.
 DEFAULT_MAX_ATTRIBUTES: Final = 1024

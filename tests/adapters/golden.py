@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from adapters.base import AdapterRequest, AdapterResult, StateView
+from collector.core.adapter_api import AdapterRequest, AdapterResult, StateView
 from proto.otlp_json import decode_traces, encode_traces
 
 TESTDATA = Path(__file__).parent / "testdata"

@@ -6,14 +6,12 @@ from dataclasses import dataclass, field
 from typing import Annotated, Final
 
 from collector.core.config.types import ADDRESS, BYTE_SIZE
-from collector.server.limits import InputLimits
+from collector.server.limits import DEFAULT_MAX_REQUEST_BODY_BYTES, InputLimits
 from collector.server.retry_dedup import RetryDedupConfig
 from collector.server.tls import TlsConfig
 
 DEFAULT_GRPC_ENDPOINT: Final = "127.0.0.1:4317"
 DEFAULT_HTTP_ENDPOINT: Final = "127.0.0.1:4318"
-# The Go collector allows 20 MiB; the security issue settles on 16 MiB for every receiver.
-DEFAULT_MAX_REQUEST_BODY_BYTES: Final = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)

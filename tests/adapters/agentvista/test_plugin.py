@@ -21,8 +21,9 @@ from adapters.agentvista.plugin import (
     AgentVistaConfig,
     agent_id,
 )
-from adapters.base import AdapterRequest, AdapterResult
 from adapters.common.ids import span_id_from
+from collector.core.adapter_api import AdapterRequest, AdapterResult
+from collector.receivers.adapter_config import receiver_config_class
 from tests.adapters.golden import MemoryState, check_golden, load_case
 
 VENDOR = "agentvista"
@@ -65,7 +66,8 @@ def test_plugin_and_config_defaults() -> None:
     assert config.validate() == []
     assert AgentVistaConfig(monthly_event_limit=-1).validate() == [
         ("monthly_event_limit", "must be 0 (no limit) or greater")]
-    assert AgentVistaConfig(max_request_body_size=0, monthly_event_limit=-1).validate() == [
+    # The receiver's settings sit beside the plugin's in one section, validated together.
+    assert receiver_config_class(AgentVistaConfig)(max_request_body_size=0, monthly_event_limit=-1).validate() == [
         ("max_request_body_size", "must be greater than 0"), ("monthly_event_limit", "must be 0 (no limit) or greater")]
     routes = adapter().routes
     # The read routes (adapters/agentvista/read.py; compare-agents before {trace_id}).

@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from adapters.agentvista.plugin import BATCH_PATH, AgentVistaAdapter, AgentVistaConfig
-from adapters.base import AdapterRequest
+from collector.core.adapter_api import AdapterRequest
 from proto.otlp_json import encode_traces
 from tests.adapters.golden import RECEIVED_AT_NS, MemoryState
 

@@ -29,8 +29,8 @@ from adapters.aitracer.plugin import (
 )
 from adapters.aitracer.proxy import ProxyConfig
 from adapters.aitracer.webhooks import handle_webhook_body, sign, verify_signature
-from adapters.base import AdapterRequest, AdapterResult
 from adapters.common.ids import trace_id_from
+from collector.core.adapter_api import AdapterRequest, AdapterResult
 from tests.adapters.golden import RECEIVED_AT_NS, MemoryState, check_golden, load_case
 
 VENDOR = "aitracer"

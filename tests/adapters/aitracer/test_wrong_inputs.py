@@ -15,7 +15,7 @@ from adapters.aitracer.ingest import handle_guardrails, handle_tool_calls
 from adapters.aitracer.native import handle_native
 from adapters.aitracer.openai_agents import handle_agents
 from adapters.aitracer.webhooks import handle_webhook_body
-from adapters.base import AdapterRequest, AdapterResult
+from collector.core.adapter_api import AdapterRequest, AdapterResult
 from proto.otlp_json import encode_traces
 from tests.adapters.aitracer.test_end_to_end import CONFIG, post
 from tests.adapters.golden import RECEIVED_AT_NS, MemoryState

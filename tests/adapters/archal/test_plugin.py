@@ -15,8 +15,9 @@ import pytest
 
 from adapters.archal.plugin import PLUGIN, ArchalAdapter, ArchalConfig
 from adapters.archal.sessions import SESSIONS_NAMESPACE
-from adapters.base import AdapterRequest, AdapterResult, StateView
+from collector.core.adapter_api import AdapterRequest, AdapterResult, StateView
 from collector.core.component import span_count
+from collector.receivers.adapter_config import receiver_config_class
 from tests.adapters.golden import TESTDATA, MemoryState, check_golden, load_case
 
 CASES = sorted(path.name.removesuffix(".json") for path in (TESTDATA / "archal").glob("*.json")
@@ -161,6 +162,7 @@ def test_plugin_and_config() -> None:
     assert config.validate() == []
     assert ArchalConfig(runtime_base_url="ftp://x").validate() == [
         ("runtime_base_url", 'must start with "http://" or "https://"')]
-    assert ArchalConfig(max_request_body_size=0).validate() == [("max_request_body_size", "must be greater than 0")]
+    assert receiver_config_class(ArchalConfig)(max_request_body_size=0).validate() == [
+        ("max_request_body_size", "must be greater than 0")]
     routes = {(route.method, route.path) for route in PLUGIN.create(config).routes}
     assert routes == {("POST", "/api/traces"), ("POST", "/api/sessions")}

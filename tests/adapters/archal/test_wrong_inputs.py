@@ -11,7 +11,7 @@ import pytest
 
 from adapters.archal.json_values import MAX_NESTING_DEPTH
 from adapters.archal.plugin import ArchalAdapter, ArchalConfig
-from adapters.base import AdapterRequest, AdapterResult
+from collector.core.adapter_api import AdapterRequest, AdapterResult
 from collector.core.component import span_count
 from proto.otlp_json import decode_traces, encode_traces
 from tests.adapters.golden import RECEIVED_AT_NS, MemoryState

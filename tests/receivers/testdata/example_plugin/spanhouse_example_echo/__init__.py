@@ -5,22 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from adapters.base import (
+from adapters.common.attributes import new_traces, put
+from adapters.common.ids import span_id_from, trace_id_from
+from collector.core.adapter_api import (
+    AdapterConfig,
     AdapterPlugin,
-    AdapterReceiverConfig,
     AdapterRequest,
     AdapterResponse,
     AdapterResult,
     Route,
     StateView,
 )
-from adapters.common.attributes import new_traces, put
-from adapters.common.ids import span_id_from, trace_id_from
 from collector.core.config.types import ADDRESS
 
 
 @dataclass(frozen=True, slots=True)
-class EchoConfig(AdapterReceiverConfig):
+class EchoConfig(AdapterConfig):
     endpoint: Annotated[str, ADDRESS] = field(default="127.0.0.1:4499", metadata={"description": "Listen address."})
     greeting: str = field(default="hello", metadata={"description": "Word put on every span."})
 

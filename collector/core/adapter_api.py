@@ -1,4 +1,6 @@
-"""The adapter plugin interface: a vendor's request in, OTLP spans and the vendor's response out.
+"""The adapter plugin contract: a vendor's request in, OTLP spans and the vendor's response out.
+It is all an adapter imports from the core; the receiver that serves a plugin (its listener,
+limits, TLS, rate limit, retry window) is configured by collector.receivers.adapter_config.
 
 An adapter is pure translation. It never opens a socket or a file, keeps no globals and reads
 no clock: the receiver that serves its routes hands it the decoded request, the time and a
@@ -10,17 +12,13 @@ from __future__ import annotations
 import builtins
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, Final, Protocol
 
 from collector.core.component import Traces
-from collector.core.config.types import ADDRESS, BYTE_SIZE, DURATION
-from collector.server.limits import InputLimits
-from collector.server.rate_limit import RateLimitConfig
-from collector.server.retry_dedup import RetryDedupConfig
-from collector.server.tls import TlsConfig
+from collector.core.config.types import ADDRESS, DURATION
 
-# Same default body limit as the OTLP receiver (16 MiB, before and after decompression).
-DEFAULT_MAX_REQUEST_BODY_BYTES = 16 * 1024 * 1024
+# How long a StateWrite without a ttl_s is kept by default.
+DEFAULT_STATE_TTL_S: Final = 7 * 24 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,36 +163,20 @@ class Adapter(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class AdapterReceiverConfig:
-    """The settings every adapter receiver has. A plugin's config class subclasses this,
-    overriding `endpoint`'s default and adding its own fields."""
+class AdapterConfig:
+    """A plugin's own settings. Its config class subclasses this, overriding `endpoint`'s default
+    and adding its fields; the receiver adds the settings every adapter receiver has (body size,
+    state directory, rate limit, TLS, limits, retry window) beside them in the same section."""
 
     endpoint: Annotated[str, ADDRESS] = field(default="127.0.0.1:0", metadata={
         "description": "host:port this receiver listens on."})
-    max_request_body_size: Annotated[int, BYTE_SIZE] = field(default=DEFAULT_MAX_REQUEST_BODY_BYTES, metadata={
-        "description": "Largest request body accepted, before and after decompression."})
-    state_directory: str = field(default="./data/state", metadata={
-        "description": "Where the receiver keeps idempotency keys and ids already seen."})
-    state_ttl: Annotated[float, DURATION] = field(default=7 * 24 * 3600.0, metadata={
+    # Here, not with the receiver's settings: it is what a StateWrite's ttl_s=None means.
+    state_ttl: Annotated[float, DURATION] = field(default=DEFAULT_STATE_TTL_S, metadata={
         "description": "How long ids already seen are remembered for deduplication."})
-    rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig, metadata={
-        "description": "Token bucket per bearer token on every route of this receiver (off by default); "
-                       "past it, 429 with Retry-After. Limited receivers send X-RateLimit-Remaining."})
-    tls: TlsConfig | None = field(default=None, metadata={
-        "description": "Serve HTTPS (mutual TLS with client_ca_file); off by default."})
-    limits: InputLimits = field(default_factory=InputLimits, metadata={
-        "description": "Limits on every request and connection (docs/security.md)."})
-    retry_dedup: RetryDedupConfig = field(default_factory=RetryDedupConfig, metadata={
-        "description": "A request re-sent unchanged by the same tenant within the window is answered as "
-                       "the first time and stored once (docs/retries.md); span routes only."})
 
     def validate(self) -> list[tuple[str, str]]:
-        problems = [(f"rate_limit.{key}", message) for key, message in self.rate_limit.validate()]
-        problems += [(f"limits.{key}", message) for key, message in self.limits.validate()]
-        problems += [(f"retry_dedup.{key}", message) for key, message in self.retry_dedup.validate()]
-        if self.max_request_body_size <= 0:
-            return [("max_request_body_size", "must be greater than 0"), *problems]
-        return problems
+        """(key, problem) pairs of the plugin's own settings; [] when they are valid."""
+        return []
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +184,6 @@ class AdapterPlugin:
     """What the `spanhouse.adapters` entry point names: a receiver type for one vendor."""
 
     name: str  # the receiver type in collector.yaml, e.g. "dynamiq"
-    config_class: builtins.type[AdapterReceiverConfig]
+    config_class: builtins.type[AdapterConfig]
     create: Callable[[Any], Adapter]  # config -> adapter
     description: str = ""
