@@ -17,7 +17,7 @@ import clickhouse_connect
 from bench.otlp_bodies import otlp_protobuf
 from bench.traces import build_body
 from collector.core.component import Traces
-from collector.extensions.query_api.queries import load_query, placeholders
+from collector.read.queries import load_query, placeholders
 from exporters.clickhouse.columns import COLUMN_NAMES, COLUMN_TYPES, to_columns
 from exporters.clickhouse.config import ClickHouseConfig
 from exporters.clickhouse.read_only import TEXT_INDEX_DIRECT_READ, readonly_statement

@@ -1,6 +1,6 @@
 """AgentVista's read endpoints (`GET /dashboard/traces/{trace_id}`, `GET .../compare-agents`,
 `PATCH .../{trace_id}/outcome`) over every trace spanhouse holds, whatever sent it. Thin
-handlers: the reads are the query API's SQL (collector/extensions/query_api/sql), the shapes
+handlers: the reads are the query API's SQL (collector/read/sql), the shapes
 are adapters/agentvista/read_shape.py. Documented in docs/read-api.md."""
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ import orjson
 from adapters.agentvista.plugin import AGENT_RECORD_TTL_S, AGENTS_NAMESPACE, agent_id
 from adapters.agentvista.read_shape import as_uuid, trace_header, vendor_spans
 from adapters.agentvista.validate import describe
-from collector.core.adapter_api import AdapterRequest, AdapterResponse, ServiceRoute, Services, StateWrite
+from adapters.base import AdapterRequest, AdapterResponse, ServiceRoute, Services, StateWrite
 from collector.core.errors import RetryableError
-from collector.extensions.query_api.outcomes import Outcome
-from collector.extensions.query_api.params import BadParameterError, iso_time, parse_trace_id
-from collector.extensions.query_api.store import TraceStore
-from collector.extensions.query_api.views import agent_stats_json
+from collector.read.outcomes import Outcome
+from collector.read.params import BadParameterError, iso_time, parse_trace_id
+from collector.read.store import TraceStore
+from collector.read.views import agent_stats_json
 
 TRACE_PATH: Final = "/api/v1/dashboard/traces/{trace_id}"
 COMPARE_AGENTS_PATH: Final = "/api/v1/dashboard/traces/compare-agents"

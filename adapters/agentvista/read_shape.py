@@ -12,8 +12,8 @@ import orjson
 
 from adapters.agentvista.plugin import agent_id
 from adapters.agentvista.spans import SCOPE_NAME
-from collector.extensions.query_api.params import iso_time
-from collector.extensions.query_api.views import declared_success, milliseconds
+from collector.read.params import iso_time
+from collector.read.views import declared_success, milliseconds
 
 # gen_ai.operation.name -> the AgentVista span `type` it reads back as (the inverse of
 # adapters/agentvista/spans.py's _OPERATIONS, one type per operation).

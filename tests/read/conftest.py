@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from collector.core.component import CreateSettings
-from collector.extensions.query_api.store import TraceStore
+from collector.read.store import TraceStore
 from exporters.clickhouse.config import ClickHouseConfig
 from exporters.clickhouse.exporter import ClickHouseExporter
 from exporters.clickhouse.factory import FACTORY

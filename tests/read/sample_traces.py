@@ -9,10 +9,10 @@ from typing import Any, Final
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from adapters.agentvista.plugin import AgentVistaAdapter, AgentVistaConfig
+from adapters.base import AdapterRequest
 from collector.auth.tenant import stamp_tenant
-from collector.core.adapter_api import AdapterRequest
 from collector.core.component import Traces
-from collector.extensions.query_api.params import iso_time as _iso
+from collector.read.params import iso_time as _iso
 from tests.exporters.clickhouse.otlp_samples import attributes
 
 NANOS_PER_MS: Final = 1_000_000

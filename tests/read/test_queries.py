@@ -1,4 +1,4 @@
-"""Every read query of collector/extensions/query_api/sql against the embedded engine holding
+"""Every read query of collector/read/sql against the embedded engine holding
 known traces of three sources and two tenants: exact answers, tenant isolation, and the
 indexes each query uses (EXPLAIN indexes = 1)."""
 
@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from collector.extensions.query_api.outcomes import Outcome
-from collector.extensions.query_api.params import MAX_UINT64, Window
-from collector.extensions.query_api.queries import SQL_DIR, load_query, placeholders, table_parameters
-from collector.extensions.query_api.store import SearchFilters
+from collector.read.outcomes import Outcome
+from collector.read.params import MAX_UINT64, Window
+from collector.read.queries import SQL_DIR, load_query, placeholders, table_parameters
+from collector.read.store import SearchFilters
 from tests.read.conftest import BASE_NS, StoredTraces
 from tests.read.sample_traces import AGENTVISTA_TRACE_HEX, OTLP_TRACE_HEX, PLAIN_TRACE_HEX, otlp_traces
 

@@ -18,7 +18,7 @@ from collector.core.component import CreateSettings, Host
 from collector.core.errors import PipelineError, RetryableError, classify
 from collector.core.storage import NoStorageError
 from collector.extensions.query_api.config import QueryApiConfig
-from collector.extensions.query_api.params import (
+from collector.read.params import (
     MAX_UINT64,
     NANOS_PER_MILLISECOND,
     NANOS_PER_SECOND,
@@ -33,8 +33,8 @@ from collector.extensions.query_api.params import (
     parse_window,
     step_ns_for,
 )
-from collector.extensions.query_api.store import MAX_SPANS_PER_TRACE, SearchFilters, TraceStore
-from collector.extensions.query_api.views import (
+from collector.read.store import MAX_SPANS_PER_TRACE, SearchFilters, TraceStore
+from collector.read.views import (
     agent_json,
     agent_stats_json,
     bucket_json,

@@ -12,7 +12,7 @@ from typing import Any, Final
 import orjson
 
 from collector.core.storage import FEEDBACK_TABLE, StorageClient
-from collector.extensions.query_api.queries import run_query
+from collector.read.queries import run_query
 
 # The `Source` of outcome rows; AITracer's feedback rows have their own source.
 OUTCOME_SOURCE: Final = "agentvista.outcome"

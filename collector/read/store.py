@@ -8,9 +8,9 @@ from typing import Any, Final
 
 from collector.core.agents import agent_id
 from collector.core.storage import StorageClient
-from collector.extensions.query_api.outcomes import OUTCOME_SOURCE, OutcomeTable
-from collector.extensions.query_api.params import MAX_UINT64, Window
-from collector.extensions.query_api.queries import run_query
+from collector.read.outcomes import OUTCOME_SOURCE, OutcomeTable
+from collector.read.params import MAX_UINT64, Window
+from collector.read.queries import run_query
 
 # A trace page past this many spans is cut (and says so): the viewer stays usable and one
 # answer stays a few MiB at most.
