@@ -14,7 +14,7 @@ import orjson
 from adapters.agentvista.plugin import AGENT_RECORD_TTL_S, AGENTS_NAMESPACE, agent_id
 from adapters.agentvista.read_shape import as_uuid, trace_header, vendor_spans
 from adapters.agentvista.validate import describe
-from adapters.base import AdapterRequest, AdapterResponse, ServiceRoute, Services, StateWrite
+from collector.core.adapter_api import AdapterRequest, AdapterResponse, ServiceRoute, Services, StateWrite
 from collector.core.errors import RetryableError
 from collector.read.outcomes import Outcome
 from collector.read.params import BadParameterError, iso_time, parse_trace_id

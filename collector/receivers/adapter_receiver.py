@@ -16,10 +16,11 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from adapters.base import (
+from collector.auth.authenticator import OPEN_PRINCIPAL, Principal
+from collector.core.adapter_api import (
     Adapter,
+    AdapterConfig,
     AdapterPlugin,
-    AdapterReceiverConfig,
     AdapterRequest,
     AdapterResponse,
     AdapterResult,
@@ -29,10 +30,10 @@ from adapters.base import (
     StateWrite,
     StreamingAnswer,
 )
-from collector.auth.authenticator import OPEN_PRINCIPAL, Principal
 from collector.core.component import Consumer, CreateSettings, Endpoint, Factory, Host, Kind, Traces, span_count
 from collector.core.errors import PermanentError, PipelineError, UnsupportedMediaTypeError, classify
 from collector.core.storage import NoStorageError
+from collector.receivers.adapter_config import receiver_config_class, receiver_settings
 from collector.receivers.otlp.http import OtlpHttpHandler
 from collector.receivers.state_store import StateStore
 from collector.server.body import read_decoded_body
@@ -54,26 +55,27 @@ PRINCIPAL_KEY: Final = web.RequestKey("spanhouse.principal", Principal)
 
 
 class AdapterReceiver:
-    def __init__(self, settings: CreateSettings, config: AdapterReceiverConfig, next_consumer: Consumer,
+    def __init__(self, settings: CreateSettings, config: AdapterConfig, next_consumer: Consumer,
                  plugin: AdapterPlugin) -> None:
         self._settings = settings
-        self._config = config
+        self._endpoint = config.endpoint
+        self._config = receiver_settings(config)
         self._next = next_consumer
         self._plugin = plugin
         self._adapter: Adapter = plugin.create(config)
-        state_file = settings.config_dir / config.state_directory / (settings.component_id.replace("/", "_")
-                                                                     + ".sqlite3")
+        state_file = settings.config_dir / self._config.state_directory / (settings.component_id.replace("/", "_")
+                                                                           + ".sqlite3")
         self._state = StateStore(state_file, config.state_ttl)
         self._counters = ReceiverCounters.create(None, settings.component_id, "http")
         self._translation_failures_logged = False
         self._host: Host | None = None
         self._http_client: aiohttp.ClientSession | None = None
-        self._rate_limiter = TokenBucketLimiter.from_config(config.rate_limit)
-        self._guard = RequestGuard.open(config.limits)
+        self._rate_limiter = TokenBucketLimiter.from_config(self._config.rate_limit)
+        self._guard = RequestGuard.open(self._config.limits)
         # Exclusive state keys of the requests being stored, each with a future done once its
         # request is (see _serve and StateWrite.exclusive).
         self._claims: dict[tuple[str, str], asyncio.Future[None]] = {}
-        self._retries = RetryDedup(config.retry_dedup, None, settings.component_id)
+        self._retries = RetryDedup(self._config.retry_dedup, None, settings.component_id)
 
     async def start(self, host: Host) -> None:
         self._host = host
@@ -88,7 +90,7 @@ class AdapterReceiver:
         listener = ListenerSettings(server_ssl_context(tls, self._settings.config_dir) if tls else None,
                                     limits.header_read_timeout, limits.max_connections, limits.body_read_timeout)
         for route in self._adapter.routes:
-            host.http_servers.add_route(self._config.endpoint, route.method, route.path,
+            host.http_servers.add_route(self._endpoint, route.method, route.path,
                                         self._authenticated(route, self._handler(route)),
                                         self._settings.component_id, listener)
 
@@ -357,5 +359,5 @@ def adapter_receiver_factory(plugin: AdapterPlugin) -> Factory:
         adapter = plugin.create(config)
         return [Endpoint(config.endpoint, "http", tuple(f"{route.method} {route.path}" for route in adapter.routes))]
 
-    return Factory(type=plugin.name, kind=Kind.RECEIVER, config_class=plugin.config_class, create=create,
-                   endpoints=endpoints, description=plugin.description)
+    return Factory(type=plugin.name, kind=Kind.RECEIVER, config_class=receiver_config_class(plugin.config_class),
+                   create=create, endpoints=endpoints, description=plugin.description)
