@@ -18,6 +18,7 @@ from collector.core.component import Traces, span_count
 from collector.core.errors import PipelineError
 from collector.registry import default_registry
 from collector.service import Service
+from tests.support.configs import collector_config
 
 # The one Host double and clock double live in tests/support/doubles.py; re-exported here.
 from tests.support.doubles import ManualClock as ManualClock
@@ -115,31 +116,4 @@ async def start_collector(tmp_path: Path) -> AsyncIterator[StartCollector]:
         await service.shutdown()
 
 
-BASIC_CONFIG = """
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 127.0.0.1:{port:grpc}
-      http:
-        endpoint: 127.0.0.1:{port:http}
-processors:
-  batch:
-    timeout: 50ms
-exporters:
-  clickhouse:
-    endpoint: chdb://{dir}/clickhouse
-extensions:
-  health_check:
-    endpoint: 127.0.0.1:{port:health}
-service:
-  extensions: [health_check]
-  telemetry:
-    metrics:
-      address: 127.0.0.1:{port:metrics}
-  pipelines:
-    traces:
-      receivers: [otlp]
-      processors: [batch]
-      exporters: [clickhouse]
-"""
+BASIC_CONFIG = collector_config("collector/basic")

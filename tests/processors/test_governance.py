@@ -13,9 +13,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from adapters.common.attributes import put
 from collector.core.component import CreateSettings
 from collector.core.metrics import Metrics
+from collector.governance.rules import find_pii, luhn_valid, mask_text, model_allowed, severity_of
 from collector.processors.governance import FACTORY, GovernanceConfig, GovernanceProcessor, findings_of
-from collector.processors.governance_rules import find_pii, luhn_valid, mask_text, model_allowed, severity_of
 from tests.conftest import RecordingConsumer, StartCollector, StubHost
+from tests.support.configs import collector_config
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -124,29 +125,7 @@ def test_config_defaults_and_errors() -> None:
         ("max_cost_usd", "must be 0 (off) or a positive amount")]
 
 
-OTLP_CONFIG = """
-receivers:
-  otlp:
-    protocols:
-      http:
-        endpoint: 127.0.0.1:{port:http}
-processors:
-  governance:
-    mode: redaction
-    allowed_models: [gpt-4o-mini]
-exporters:
-  clickhouse:
-    endpoint: chdb://{dir}/clickhouse
-service:
-  telemetry:
-    metrics:
-      address: 127.0.0.1:{port:metrics}
-  pipelines:
-    traces:
-      receivers: [otlp]
-      processors: [governance]
-      exporters: [clickhouse]
-"""
+OTLP_CONFIG = collector_config("processors/governance_redaction")
 
 
 async def test_on_an_otlp_pipeline(start_collector: StartCollector) -> None:

@@ -14,26 +14,11 @@ import pytest
 
 from tests.conftest import Collector, StartCollector
 from tests.receivers.test_retry_dedup_otlp import two_spans_and_a_bad_one
+from tests.support.configs import collector_config
 
 TESTDATA = Path(__file__).resolve().parents[1] / "adapters" / "testdata"
 VENDORS = ("dynamiq", "archal", "agentvista", "aitracer", "zipkin")
-CONFIG = "receivers:\n" + "".join(f"""  {vendor}:
-    endpoint: 127.0.0.1:{{port:{vendor}}}
-    state_directory: {{dir}}/state
-""" for vendor in VENDORS) + f"""
-processors:
-  batch:
-    timeout: 50ms
-exporters:
-  clickhouse:
-    endpoint: chdb://{{dir}}/clickhouse
-service:
-  pipelines:
-    traces:
-      receivers: [{", ".join(VENDORS)}]
-      processors: [batch]
-      exporters: [clickhouse]
-"""
+CONFIG = collector_config("receivers/every_vendor")
 # vendor, path, golden case, credential
 CASES = [
     ("dynamiq", "/v1/traces", "documented_example", "Bearer dq-access-key"),

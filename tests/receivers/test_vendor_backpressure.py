@@ -14,33 +14,9 @@ import pytest
 from exporters.clickhouse.faults import FAULTS_FILE_ENV
 from tests.adapters.golden import TESTDATA
 from tests.conftest import StartCollector
+from tests.support.configs import collector_config
 
-CONFIG = """
-receivers:
-  {vendor}:
-    endpoint: 127.0.0.1:{{port:vendor}}
-    state_directory: {{dir}}/state
-exporters:
-  clickhouse:
-    endpoint: chdb://{{dir}}/clickhouse
-    sending_queue:
-      directory: {{dir}}/queue
-      sizer: requests
-      queue_size: 1
-      batch:
-        flush_timeout: 0s
-    retry_on_failure:
-      initial_interval: 50ms
-      max_interval: 50ms
-service:
-  telemetry:
-    metrics:
-      address: 127.0.0.1:{{port:metrics}}
-  pipelines:
-    traces:
-      receivers: [{vendor}]
-      exporters: [clickhouse]
-"""
+CONFIG = collector_config("receivers/vendor_backpressure")
 
 # (receiver, two cases that each produce spans, how the vendor's error body looks)
 VENDORS = [
@@ -75,7 +51,7 @@ async def test_full_queue_answers_429_in_the_vendor_shape(
     faults = tmp_path / "faults"
     faults.write_text("fail")  # ClickHouse "down": what is queued stays queued
     monkeypatch.setenv(FAULTS_FILE_ENV, str(faults))
-    collector = await start_collector(CONFIG.format(vendor=vendor))
+    collector = await start_collector(CONFIG.replace("{vendor}", vendor))
     port = collector.ports["vendor"]
     status, _, _ = await post(port, vendor, first)
     assert status in (200, 202)

@@ -23,41 +23,10 @@ from proto.status import decode_status
 from tests.adapters.golden import TESTDATA
 from tests.conftest import StartCollector
 from tests.security.helpers import otlp_request, post, rows_when_ready
+from tests.support.configs import collector_config
 from tests.support.doubles import ManualClock
 
-UNREACHABLE = """
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 127.0.0.1:{port:grpc}
-      http:
-        endpoint: 127.0.0.1:{port:http}
-  archal:
-    endpoint: 127.0.0.1:{port:archal}
-    state_directory: "{dir}/state"
-  agentvista:
-    endpoint: 127.0.0.1:{port:agentvista}
-    state_directory: "{dir}/state"
-  aitracer:
-    endpoint: 127.0.0.1:{port:aitracer}
-    state_directory: "{dir}/state"
-exporters:
-  clickhouse:
-    endpoint: http://127.0.0.1:{port:closed}
-    timeout: 1s
-    sending_queue:
-      enabled: false
-extensions:
-  query_api:
-    endpoint: 127.0.0.1:{port:query}
-service:
-  extensions: [query_api]
-  pipelines:
-    traces:
-      receivers: [otlp, archal, agentvista, aitracer]
-      exporters: [clickhouse]
-"""
+UNREACHABLE = collector_config("security/clickhouse_unreachable")
 REQUEST_ID = re.compile(r"request id ([0-9a-f]{16})")
 
 

@@ -25,35 +25,9 @@ from tests.security.listeners import (
     read_until_closed,
     slowloris,
 )
+from tests.support.configs import collector_config
 
-LIMITS = "{header_read_timeout: 1s, body_read_timeout: 1s, max_connections: 3}"
-CONFIG = f"""
-receivers:
-  otlp:
-    protocols:
-      http:
-        endpoint: 127.0.0.1:{{port:http}}
-    limits: {LIMITS}
-exporters:
-  clickhouse:
-    endpoint: chdb://{{dir}}/clickhouse
-extensions:
-  health_check:
-    endpoint: 127.0.0.1:{{port:health}}
-    limits: {LIMITS}
-  query_api:
-    endpoint: 127.0.0.1:{{port:query}}
-    limits: {LIMITS}
-service:
-  extensions: [health_check, query_api]
-  telemetry:
-    metrics:
-      address: 127.0.0.1:{{port:metrics}}
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [clickhouse]
-"""
+CONFIG = collector_config("security/listener_limits")
 
 
 @dataclass(frozen=True)

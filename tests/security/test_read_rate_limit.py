@@ -7,34 +7,10 @@ import aiohttp
 import orjson
 
 from tests.conftest import StartCollector
+from tests.support.configs import collector_config
 
 READER_TOKEN = "sh-read-limited-0123456789abcdef"
-CONFIG = f"""
-receivers:
-  agentvista:
-    endpoint: 127.0.0.1:{{port:agentvista}}
-    state_directory: "{{dir}}/state"
-exporters:
-  clickhouse:
-    endpoint: chdb://{{dir}}/clickhouse
-extensions:
-  query_api:
-    endpoint: 127.0.0.1:{{port:query}}
-service:
-  extensions: [query_api]
-  pipelines:
-    traces:
-      receivers: [agentvista]
-      exporters: [clickhouse]
-auth:
-  tokens:
-    - token: {READER_TOKEN}
-      tenant: acme
-      scopes: [read, write]
-      rate_limit:
-        requests_per_second: 0.1
-        burst: 3
-"""
+CONFIG = collector_config("security/read_rate_limit")
 
 
 async def get(url: str) -> tuple[int, dict[str, str], bytes]:

@@ -16,43 +16,9 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from tests.conftest import StartCollector
 from tests.security.certs import Certificates, make_certificates
 from tests.security.helpers import otlp_request, vendor_routes
+from tests.support.configs import collector_config
 
-CONFIG = """
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 127.0.0.1:{port:grpc}
-        tls:
-          cert_file: certs/server.pem
-          key_file: certs/server.key
-          %(client_ca)s
-      http:
-        endpoint: 127.0.0.1:{port:http}
-        tls:
-          cert_file: certs/server.pem
-          key_file: certs/server.key
-          min_version: "1.3"
-          %(client_ca)s
-  zipkin:
-    endpoint: 127.0.0.1:{port:zipkin}
-    state_directory: "{dir}/state"
-    tls:
-      cert_file: certs/server.pem
-      key_file: certs/server.key
-      %(client_ca)s
-exporters:
-  clickhouse:
-    endpoint: chdb://{dir}/clickhouse
-service:
-  telemetry:
-    metrics:
-      address: 127.0.0.1:{port:metrics}
-  pipelines:
-    traces:
-      receivers: [otlp, zipkin]
-      exporters: [clickhouse]
-"""
+CONFIG = collector_config("security/tls")
 
 
 def client_context(certs: Certificates, cert: Path | None = None, key: Path | None = None) -> ssl.SSLContext:

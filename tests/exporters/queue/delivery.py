@@ -18,44 +18,11 @@ import aiohttp
 
 from collector.core.component import Traces
 from tests.conftest import free_port
+from tests.support.configs import collector_config
 
 REPO = Path(__file__).resolve().parents[3]
 
-CONFIG = """
-receivers:
-  otlp:
-    protocols:
-      http:
-        endpoint: 127.0.0.1:{http}
-exporters:
-  clickhouse:
-    endpoint: chdb://{dir}/clickhouse
-    sending_queue:
-      directory: {dir}/queue
-      sizer: requests
-      queue_size: {queue_size}
-      batch:
-        min_size: 200
-        flush_timeout: 50ms
-    retry_on_failure:
-      initial_interval: 100ms
-      max_interval: 200ms
-extensions:
-  health_check:
-    endpoint: 127.0.0.1:{health}
-service:
-  extensions: [health_check]
-  shutdown_timeout: {shutdown_timeout}
-  telemetry:
-    logs:
-      level: warn
-    metrics:
-      address: 127.0.0.1:{metrics}
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [clickhouse]
-"""
+CONFIG = collector_config("exporters/queue_delivery")
 
 
 @dataclass
