@@ -17,6 +17,7 @@ from tests.support.configs import CONFIGS_DIR
 TEMPLATES: Final = sorted(CONFIGS_DIR.rglob("*.yaml"))
 # {port:NAME}, {dir} and the few named values a test fills itself (str.replace or format).
 PLACEHOLDER: Final = re.compile(r"\{(port:[A-Za-z0-9_]+|[a-z_]+)\}")
+TOKEN_FILE: Final = re.compile(r"token_file: ([\w.]+)")
 ENV_REFERENCE: Final = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 SAMPLE_VALUES: Final = {"vendor": "zipkin", "http": "4318", "health": "13133", "metrics": "8888",
                         "queue_size": "1000", "shutdown_timeout": "30s"}
@@ -54,6 +55,8 @@ def test_spanhouse_validate_accepts(template: Path, tmp_path: Path, monkeypatch:
         monkeypatch.setenv(name, f"sample-{name.lower()}-0123456789abcdef")
     if "certs/" in text:  # TLS configs name the certificates the test makes beside the config
         make_certificates(tmp_path / "certs")
+    for name in TOKEN_FILE.findall(text):  # and auth configs a token file the test writes
+        (tmp_path / name).write_text("sample-token-file-0123456789abcdef\n")
     path = tmp_path / template.name
     path.write_text(fill(text, tmp_path))
     code = main(["validate", "--config", str(path)])

@@ -4,7 +4,6 @@ route, and small clients, shared by the security tests."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import orjson
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tests.adapters.golden import load_case
+from tests.support.configs import collector_config
 
 WRITE_TOKEN = "sh-write-acme-0123456789abcdef"
 READ_TOKEN = "sh-read-acme-0123456789abcdef00"
@@ -21,70 +21,9 @@ BETA_TOKEN = "sh-write-beta-fedcba9876543210"
 ALL_TOKENS = (WRITE_TOKEN, READ_TOKEN, BETA_TOKEN)
 ENV = {"SPANHOUSE_WRITE_TOKEN": WRITE_TOKEN}
 
-RECEIVERS = """
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 127.0.0.1:{port:grpc}
-      http:
-        endpoint: 127.0.0.1:{port:http}
-    limits:
-      max_spans_per_request: 50
-      max_attributes_per_span: 20
-      max_attribute_value_length: 100
-      max_events_per_span: 5
-      max_links_per_span: 5
-  archal:
-    endpoint: 127.0.0.1:{port:archal}
-    state_directory: "{dir}/state"
-    max_request_body_size: 1MiB
-  dynamiq:
-    endpoint: 127.0.0.1:{port:dynamiq}
-    state_directory: "{dir}/state"
-    max_request_body_size: 1MiB
-  agentvista:
-    endpoint: 127.0.0.1:{port:agentvista}
-    state_directory: "{dir}/state"
-    max_request_body_size: 1MiB
-  zipkin:
-    endpoint: 127.0.0.1:{port:zipkin}
-    state_directory: "{dir}/state"
-    max_request_body_size: 1MiB
-"""
-
-SERVICE = """
-exporters:
-  clickhouse:
-    endpoint: chdb://{dir}/clickhouse
-service:
-  telemetry:
-    metrics:
-      address: 127.0.0.1:{port:metrics}
-  pipelines:
-    traces:
-      receivers: [otlp, archal, dynamiq, agentvista, zipkin]
-      exporters: [clickhouse]
-"""
-
-AUTH = f"""
-auth:
-  tokens:
-    - token: ${{env:SPANHOUSE_WRITE_TOKEN}}
-      tenant: acme
-      scopes: [write, read]
-    - token: sha256:{hashlib.sha256(READ_TOKEN.encode()).hexdigest()}
-      tenant: acme
-      scopes: [read]
-      name: acme-reader
-    - token_file: beta.token
-      tenant: beta
-      rate_limit:
-        requests_per_second: 0.5
-        burst: 3
-"""
-
-CONFIG = "receivers:" + RECEIVERS + SERVICE + AUTH
-OPEN_CONFIG = "receivers:" + RECEIVERS + SERVICE
+# The receivers of the security tests, with the three tokens above (auth) or without auth (open).
+CONFIG = collector_config("security/auth")
+OPEN_CONFIG = collector_config("security/open")
 
 
 def write_token_file(directory: Path) -> None:

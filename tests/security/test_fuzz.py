@@ -43,26 +43,12 @@ from proto.compression import compress
 from proto.otlp_json import encode_traces
 from tests.adapters.golden import load_case
 from tests.conftest import StartCollector
-from tests.security.helpers import RECEIVERS, SERVICE, WRITE_TOKEN, otlp_request, vendor_routes
+from tests.security.helpers import WRITE_TOKEN, otlp_request, vendor_routes
 from tests.security.mutator import mutate_bytes, mutate_json
 from tests.security.strategies import fuzz_bodies
+from tests.support.configs import collector_config
 
-# The shared security receivers plus AITracer (not in the shared set: its routes are checked
-# elsewhere), with every route except the proxy, which forwards to an upstream.
-AITRACER = """
-  aitracer:
-    endpoint: 127.0.0.1:{port:aitracer}
-    state_directory: "{dir}/state"
-    max_request_body_size: 1MiB
-"""
-CONFIG = "receivers:" + RECEIVERS + AITRACER + SERVICE.replace("zipkin]", "zipkin, aitracer]") + """
-auth:
-  tokens:
-    - token: ${env:SPANHOUSE_WRITE_TOKEN}
-      tenant: fuzz
-      rate_limit:
-        requests_per_second: 0
-"""
+CONFIG = collector_config("security/fuzz")
 AITRACER_ROUTES = (
     ("aitracer", "native_documented_example"), ("openai_agents", "every_span_type"),
     ("aitracer", "guardrails_results"), ("aitracer", "tool_calls_linked"), ("aitracer", "webhook_generic"),
