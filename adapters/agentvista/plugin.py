@@ -5,7 +5,6 @@ The mapping is documented in docs/adapters/agentvista.md."""
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from collector.core.adapter_api import (
     StateView,
     StateWrite,
 )
+from collector.core.agents import agent_id
 from collector.core.component import Traces
 from collector.core.config.types import ADDRESS
 
@@ -41,9 +41,6 @@ MAX_SPANS_PER_REQUEST: Final = 100
 SPANS_NAMESPACE: Final = "agentvista.spans"
 AGENTS_NAMESPACE: Final = "agentvista.agents"
 USAGE_NAMESPACE: Final = "agentvista.usage"
-# Fixed for ever: agent ids are uuid5(this, [tenant, agent name]), so every collector
-# instance, and every restart, gives an agent the same id without asking the others.
-AGENT_ID_NAMESPACE: Final = uuid.UUID("5f0c2a4e-7d1b-5c8e-9a36-3b2f6d4e8a17")
 _NANOS_PER_SECOND: Final = 1_000_000_000
 # Agent records and usage counters get explicit TTLs, never 0: base.StateWrite documents 0 as
 # "kept for ever" but the receiver's state store reads 0 as its default `state_ttl` (7 days),
@@ -65,12 +62,6 @@ class AgentVistaConfig(AdapterConfig):
         if self.monthly_event_limit < 0:
             problems.append(("monthly_event_limit", "must be 0 (no limit) or greater"))
         return problems
-
-
-def agent_id(tenant: str, agent: str) -> str:
-    # JSON of the pair, not "tenant:agent", so that no tenant and agent name pair can
-    # collide with another ("a:b" + "c" vs "a" + "b:c").
-    return str(uuid.uuid5(AGENT_ID_NAMESPACE, orjson.dumps([tenant, agent]).decode()))
 
 
 def _month_bounds(received_at_ns: int) -> tuple[str, int]:

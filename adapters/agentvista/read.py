@@ -11,10 +11,11 @@ from typing import Any, Final
 
 import orjson
 
-from adapters.agentvista.plugin import AGENT_RECORD_TTL_S, AGENTS_NAMESPACE, agent_id
+from adapters.agentvista.plugin import AGENT_RECORD_TTL_S, AGENTS_NAMESPACE
 from adapters.agentvista.read_shape import as_uuid, trace_header, vendor_spans
 from adapters.agentvista.validate import describe
 from collector.core.adapter_api import AdapterRequest, AdapterResponse, ServiceRoute, Services, StateWrite
+from collector.core.agents import agent_id
 from collector.core.errors import RetryableError
 from collector.read.outcomes import Outcome
 from collector.read.params import BadParameterError, iso_time, parse_trace_id
@@ -49,10 +50,8 @@ class _ReadRoutes:
         self._error = error_response
 
     def _store(self, services: Services) -> TraceStore:
-        clickhouse = services.clickhouse()
-        if clickhouse is None:
-            raise RetryableError("no clickhouse exporter in this collector's pipelines: nothing stored to read")
-        return TraceStore(clickhouse)
+        # NoStorageError (a RetryableError) when no exporter of the collector stores spans.
+        return TraceStore(services.storage())
 
     async def trace_detail(self, request: AdapterRequest, raw: bytes, services: Services) -> AdapterResponse:
         try:

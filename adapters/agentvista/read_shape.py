@@ -10,8 +10,8 @@ from typing import Any, Final
 
 import orjson
 
-from adapters.agentvista.plugin import agent_id
 from adapters.agentvista.spans import SCOPE_NAME
+from collector.core.agents import agent_id
 from collector.read.params import iso_time
 from collector.read.views import declared_success, milliseconds
 

@@ -25,7 +25,7 @@ from adapters.aitracer.common import (
 )
 from adapters.common.attributes import to_json
 from collector.core.adapter_api import AdapterRequest, AdapterResponse, Services
-from exporters.clickhouse.schema import TRACE_FEEDBACK_TABLE
+from collector.core.storage import FEEDBACK_TABLE, NoStorageError
 
 logger = logging.getLogger(__name__)
 
@@ -99,13 +99,14 @@ async def handle_feedback(request: AdapterRequest, raw: bytes, services: Service
         feedback = validate_feedback(request.body)
     except InvalidRequestError as error:
         return error_response(400, "invalid_request", str(error))
-    exporter = services.clickhouse()
-    if exporter is None:
+    try:
+        storage = services.storage()
+    except NoStorageError:
         return error_response(503, "unavailable", "feedback needs a clickhouse exporter in this receiver's pipeline",
                               retry_after_s=None)
     row = feedback_row(request.tenant, feedback, request.body, request.received_at_ns)
     try:
-        await asyncio.to_thread(exporter.insert_rows, TRACE_FEEDBACK_TABLE, COLUMNS, columns_of([row]))
+        await asyncio.to_thread(storage.insert_rows, FEEDBACK_TABLE, COLUMNS, columns_of([row]))
     except Exception as error:
         # The store refused or is unreachable: the sender may retry (the latest row wins).
         if type(error).__name__ not in _logged_failures:

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Final, Protocol
 
 from collector.core.component import Traces
 from collector.core.config.types import ADDRESS, DURATION
+from collector.core.storage import StorageClient
 
 # How long a StateWrite without a ttl_s is kept by default.
 DEFAULT_STATE_TTL_S: Final = 7 * 24 * 3600.0
@@ -100,9 +101,11 @@ class Services(Protocol):
 
     async def write_state(self, writes: Sequence[StateWrite]) -> None: ...
 
-    def clickhouse(self) -> Any:
-        """The pipeline's ClickHouse exporter (exporters.clickhouse.exporter.ClickHouseExporter:
-        `query(sql, parameters)` read-only, `command`/`insert` for side tables), or None."""
+    def storage(self) -> StorageClient:
+        """The stored traces (collector.core.storage.StorageClient: `query(sql, parameters)`
+        read-only, `command`/`insert_rows` for side tables, blocking: call them in a thread);
+        raises collector.core.storage.NoStorageError (a RetryableError) when no exporter of the
+        collector stores spans."""
         ...
 
     def http_client(self) -> Any:

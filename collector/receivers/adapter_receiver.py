@@ -32,7 +32,7 @@ from collector.core.adapter_api import (
 )
 from collector.core.component import Consumer, CreateSettings, Endpoint, Factory, Host, Kind, Traces, span_count
 from collector.core.errors import PermanentError, PipelineError, UnsupportedMediaTypeError, classify
-from collector.core.storage import NoStorageError
+from collector.core.storage import NoStorageError, StorageClient
 from collector.receivers.adapter_config import receiver_config_class, receiver_settings
 from collector.receivers.otlp.http import OtlpHttpHandler
 from collector.receivers.state_store import StateStore
@@ -174,13 +174,10 @@ class AdapterReceiver:
     async def write_state(self, writes: Sequence[StateWrite]) -> None:
         await self._state.apply(writes)
 
-    def clickhouse(self) -> Any:
+    def storage(self) -> StorageClient:
         if self._host is None:
-            return None
-        try:
-            return self._host.storage()
-        except NoStorageError:
-            return None
+            raise NoStorageError(f"receiver {self._settings.component_id} is not started")
+        return self._host.storage()
 
     def http_client(self) -> aiohttp.ClientSession:
         if self._http_client is None:

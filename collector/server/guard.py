@@ -12,6 +12,7 @@ from collector.auth.config import RateLimit
 from collector.core.component import Traces, span_count
 from collector.core.errors import PipelineError, ResourceExhaustedError
 from collector.core.metrics import Counter, Metrics
+from collector.core.storage import StorageClient
 from collector.server.limits import InputLimits, enforce_limits
 from collector.server.rate_limit import TokenBucketLimiter
 
@@ -126,8 +127,9 @@ class GuardedServices:
     async def write_state(self, writes: Any) -> None:
         await self._services.write_state(writes)
 
-    def clickhouse(self) -> Any:
-        return self._services.clickhouse()
+    def storage(self) -> StorageClient:
+        storage: StorageClient = self._services.storage()
+        return storage
 
     def http_client(self) -> Any:
         return self._services.http_client()

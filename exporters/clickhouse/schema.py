@@ -20,8 +20,6 @@ TEXT_INDEX_MIN_VERSION: Final = (26, 2)
 # 26.9 (the embedded chdb) has both on by default; they are set per statement only when the
 # server knows them and has them off.
 TEXT_INDEX_SETTINGS: Final = ("enable_full_text_index", "allow_experimental_full_text_index")
-# Until the AITracer feedback route imports collector.core.storage.FEEDBACK_TABLE itself.
-TRACE_FEEDBACK_TABLE: Final = FEEDBACK_TABLE
 # The database that always exists and is never created.
 DEFAULT_DATABASE: Final = "default"
 

@@ -23,6 +23,12 @@ receivers:
     protocols:
       http:
         endpoint: 127.0.0.1:{port:http}
+  agentvista:
+    endpoint: 127.0.0.1:{port:agentvista}
+    state_directory: {dir}/state
+  aitracer:
+    endpoint: 127.0.0.1:{port:aitracer}
+    state_directory: {dir}/state
 exporters:
   debug: {}
 extensions:
@@ -35,7 +41,7 @@ service:
       address: 127.0.0.1:{port:metrics}
   pipelines:
     traces:
-      receivers: [otlp]
+      receivers: [otlp, agentvista, aitracer]
       exporters: [debug]
 """
 
@@ -52,6 +58,8 @@ async def test_the_host_hands_out_the_exporters_store(start_collector: StartColl
     assert storage.query("SELECT 42 AS x") == (["x"], [(42,)])
     with pytest.raises(NoStorageError, match=r'no exporter "clickhouse/2" .*\(configured: clickhouse\)'):
         host.storage("clickhouse/2")
+    # An adapter's ServiceRoutes get the same client through their Services.
+    assert running.service.receiver("agentvista").storage() is storage
 
 
 async def test_without_storage_the_read_api_answers_retry_later(start_collector: StartCollector) -> None:
@@ -63,6 +71,15 @@ async def test_without_storage_the_read_api_answers_retry_later(start_collector:
     assert status == 503
     # The answer says retry later and names nothing internal; the log says why.
     assert body["error"] == f"temporarily unavailable, retry later (request id {body['request_id']})"
+    # The vendor read and side-table routes answer 503 in their vendor's shape.
+    with pytest.raises(NoStorageError):
+        running.service.receiver("agentvista").storage()
+    status, body = await request(
+        "GET", f"http://127.0.0.1:{running.ports['agentvista']}/api/v1/dashboard/traces/{'ab' * 16}")
+    assert status == 503, body
+    status, body = await request("POST", f"http://127.0.0.1:{running.ports['aitracer']}/api/ingest/feedback",
+                                 {"traceId": "req_1", "rating": "up"}, {"Authorization": "Bearer akt_test"})
+    assert (status, body["error"]["code"]) == (503, "unavailable"), body
 
 
 def _imports(path: Path) -> set[str]:
