@@ -96,6 +96,9 @@ def _imports(path: Path) -> set[str]:
     ("exporters/clickhouse", ("collector.sql", "collector.config", "collector.service", "adapters")),
     ("collector/extensions/query_api", ("adapters", "exporters", "collector.service", "collector.sql")),
     ("collector/read", ("adapters", "exporters", "collector.extensions", "collector.service", "collector.sql")),
+    # The vendor read and side-table routes use the shared reads and the core's storage interface only.
+    ("adapters/agentvista", ("collector.extensions", "exporters", "collector.service", "collector.sql")),
+    ("adapters/aitracer", ("collector.extensions", "exporters", "collector.service", "collector.sql")),
 ])
 def test_the_read_side_and_the_exporter_import_neither_the_shell_nor_each_other(
         package: str, forbidden: tuple[str, ...]) -> None:
