@@ -1,6 +1,6 @@
-"""Fixtures for the clickhouse exporter tests: a Host stand-in and exporters on the real
-embedded engine, each in its own directory and always shut down (one engine directory can be
-open per process at a time)."""
+"""Fixtures for the clickhouse exporter tests: the Host double (tests/support/doubles.py) and
+exporters on the real embedded engine, each in its own directory and always shut down (one
+engine directory can be open per process at a time)."""
 
 from __future__ import annotations
 
@@ -11,28 +11,17 @@ from typing import Any
 import pytest
 
 from collector.core.component import CreateSettings
-from collector.core.metrics import Metrics
 from exporters.clickhouse.config import ClickHouseConfig
 from exporters.clickhouse.exporter import ClickHouseExporter
 from exporters.clickhouse.factory import FACTORY
 from exporters.queue.config import SendingQueueConfig
-
-
-class StubHost:
-    """The part of the service a started component sees."""
-
-    def __init__(self) -> None:
-        self.telemetry = Metrics()
-        self.http_servers = None
-        self.fatal_errors: list[BaseException] = []
-
-    def report_fatal_error(self, error: BaseException) -> None:
-        self.fatal_errors.append(error)
+from tests.support.doubles import StubHost
 
 
 @pytest.fixture
 def host() -> StubHost:
-    return StubHost()
+    # The tests look at the fatal errors the exporter reports (a server that refuses it).
+    return StubHost(raise_fatal=False)
 
 
 MakeExporter = Callable[..., ClickHouseExporter]

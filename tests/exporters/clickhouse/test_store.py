@@ -10,8 +10,9 @@ import pytest
 from collector.core.errors import RetryableError
 from collector.core.storage import NoStorageError, StorageProvider
 from collector.sql import socket_path_for
-from tests.exporters.clickhouse.conftest import MakeExporter, StubHost
+from tests.exporters.clickhouse.conftest import MakeExporter
 from tests.exporters.clickhouse.otlp_samples import simple_request
+from tests.support.doubles import StubHost
 
 
 async def test_the_store_is_handed_out_from_start_on(make_exporter: MakeExporter, host: StubHost,
