@@ -72,7 +72,10 @@ class Service:
         self._stopped = False
 
     def _settings(self, component: ComponentConfig) -> CreateSettings:
-        return CreateSettings(component.id, self.config.config_dir, self.metrics, self.status)
+        # What the configured receivers declare as user content (Factory.content_attributes).
+        content = frozenset(name for receiver in self.config.receivers.values()
+                            for name in receiver.factory.content_attributes)
+        return CreateSettings(component.id, self.config.config_dir, self.metrics, self.status, content)
 
     def _build(self) -> None:
         config = self.config

@@ -189,7 +189,15 @@ def create(config: AITracerConfig) -> AITracerAdapter:
     return AITracerAdapter(config)
 
 
+# Where these mappings put user content outside the GenAI conventions (custom data, speech and
+# transcription text, guardrail output, tool errors): what the governance PII rules scan.
+CONTENT_ATTRIBUTES: Final = (
+    "openai_agents.custom.data", "openai_agents.speech.input", "openai_agents.transcription.output",
+    "aitracer.guardrail.output_info", "aitracer.tool.error",
+)
+
 PLUGIN: Final = AdapterPlugin(
     name="aitracer", config_class=AITracerConfig, create=create,
     description="AITracer's Trace Ingestion API: native traces, OpenAI Agents SDK, guardrails, OTLP, tool calls, "
-                "feedback, signed webhooks and the OpenAI Responses proxy.")
+                "feedback, signed webhooks and the OpenAI Responses proxy.",
+    content_attributes=CONTENT_ATTRIBUTES)

@@ -12,7 +12,7 @@ import orjson
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from adapters.common.attributes import put, to_json
-from collector.processors.governance_rules import (
+from collector.governance.rules import (
     MODEL_NOT_ALLOWED,
     PII_RULES,
     find_pii,

@@ -31,7 +31,7 @@ from adapters.common.ids import trace_id_from
 from collector.core.adapter_api import AdapterRequest, AdapterResponse, Services, StreamingAnswer
 from collector.core.config.types import BYTE_SIZE, DURATION
 from collector.core.errors import PipelineError
-from collector.processors.governance_rules import PII_RULES
+from collector.governance.rules import PII_RULES
 
 logger = logging.getLogger(__name__)
 

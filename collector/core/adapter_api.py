@@ -190,3 +190,6 @@ class AdapterPlugin:
     config_class: builtins.type[AdapterConfig]
     create: Callable[[Any], Adapter]  # config -> adapter
     description: str = ""
+    # Attributes of its spans, beyond the GenAI conventions, that hold user content (prompts,
+    # responses, tool output): what content rules such as the governance processor's PII scan.
+    content_attributes: tuple[str, ...] = ()

@@ -80,6 +80,9 @@ class CreateSettings:
     telemetry: Any = None  # collector.core.metrics.Metrics
     # Where the component reports "degraded: <reason>" for the health check; one per service.
     status: StatusBoard = field(default_factory=StatusBoard)
+    # Span attributes that the service's receivers declare as holding user content (prompts,
+    # responses, tool output; Factory.content_attributes), for processors that scan content.
+    content_attributes: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,3 +110,6 @@ class Factory:
     # Addresses the component will listen on, for collision checks (receivers, extensions).
     endpoints: Callable[[Any], list[Endpoint]] = field(default=lambda config: [])
     description: str = ""
+    # Receivers: attributes of the spans they make that hold user content, beyond the GenAI
+    # conventions (a vendor's own names); the service hands them to every component it creates.
+    content_attributes: tuple[str, ...] = ()

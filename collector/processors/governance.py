@@ -14,7 +14,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyVa
 
 from collector.core.component import Consumer, CreateSettings, Factory, Host, Kind, Traces
 from collector.core.metrics import Counter
-from collector.processors.governance_rules import (
+from collector.governance.rules import (
     ALL_RULES,
     COST_CEILING,
     MODEL_NOT_ALLOWED,
@@ -27,13 +27,11 @@ from collector.processors.governance_rules import (
 
 FINDINGS_ATTRIBUTE: Final = "governance.findings"
 SEVERITY_ATTRIBUTE: Final = "governance.severity"
-# Where prompts and responses are: the GenAI and OpenInference conventions, older producers'
-# names, and the content attributes spanhouse's adapters write.
+# Where prompts and responses are: the GenAI and OpenInference conventions and older producers'
+# names. Vendors' own names are declared by their receivers (CreateSettings.content_attributes).
 DEFAULT_CONTENT_ATTRIBUTES: Final = (
     "gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions", "gen_ai.prompt",
     "gen_ai.completion", "input.value", "output.value", "gen_ai.tool.call.arguments", "gen_ai.tool.call.result",
-    "openai_agents.custom.data", "openai_agents.speech.input", "openai_agents.transcription.output",
-    "aitracer.guardrail.output_info", "aitracer.tool.error",
 )
 # Per-message events of older producers (gen_ai.user.message...) hold the text here.
 EVENT_CONTENT_ATTRIBUTES: Final = frozenset({"content", "gen_ai.prompt", "gen_ai.completion"})
@@ -59,7 +57,8 @@ class GovernanceConfig:
         "description": "A span whose gen_ai.usage.cost (or llm.cost.total) is above this gets cost.ceiling; "
                        "0 turns the rule off."})
     content_attributes: tuple[str, ...] = field(default=DEFAULT_CONTENT_ATTRIBUTES, metadata={
-        "description": "Span attributes that hold prompts and responses, scanned by the PII rules."})
+        "description": "Span attributes that hold prompts and responses, scanned by the PII rules, "
+                       "beside those the configured receivers declare as content (e.g. aitracer's)."})
 
     def validate(self) -> list[tuple[str, str]]:
         problems: list[tuple[str, str]] = []
@@ -80,7 +79,8 @@ class GovernanceProcessor:
         self._config = config
         self._next = next_consumer
         self._pii_rules = frozenset(config.pii_rules)
-        self._content_keys = frozenset(config.content_attributes) if config.pii_rules else frozenset()
+        content = frozenset(config.content_attributes) | settings.content_attributes
+        self._content_keys = content if config.pii_rules else frozenset()
         self._model_keys = frozenset(MODEL_ATTRIBUTES) if config.allowed_models else frozenset()
         self._cost_keys = frozenset(COST_ATTRIBUTES) if config.max_cost_usd > 0 else frozenset()
         self._watched = self._content_keys | self._model_keys | self._cost_keys | {FINDINGS_ATTRIBUTE}

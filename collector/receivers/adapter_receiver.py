@@ -357,4 +357,5 @@ def adapter_receiver_factory(plugin: AdapterPlugin) -> Factory:
         return [Endpoint(config.endpoint, "http", tuple(f"{route.method} {route.path}" for route in adapter.routes))]
 
     return Factory(type=plugin.name, kind=Kind.RECEIVER, config_class=receiver_config_class(plugin.config_class),
-                   create=create, endpoints=endpoints, description=plugin.description)
+                   create=create, endpoints=endpoints, description=plugin.description,
+                   content_attributes=plugin.content_attributes)
