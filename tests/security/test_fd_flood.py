@@ -19,6 +19,7 @@ import pytest
 
 from tests.conftest import free_port
 from tests.security.helpers import otlp_request
+from tests.support.configs import collector_config
 
 OPEN_FILE_LIMIT = 1024  # the collector's hard (and so soft) limit in this test
 FLOOD_CONNECTIONS = 3000  # three times the limit
@@ -82,30 +83,10 @@ async def test_an_idle_connection_flood_on_the_query_api_does_not_stop_otlp(tmp_
                                                                                many_descriptors: None) -> None:
     http_port, query_port, metrics_port = free_port(), free_port(), free_port()
     config = tmp_path / "collector.yaml"
-    config.write_text(f"""
-receivers:
-  otlp:
-    protocols:
-      http:
-        endpoint: 127.0.0.1:{http_port}
-exporters:
-  clickhouse:
-    endpoint: chdb://{tmp_path}/clickhouse
-    sending_queue:
-      directory: {tmp_path}/queue
-extensions:
-  query_api:
-    endpoint: 127.0.0.1:{query_port}
-service:
-  extensions: [query_api]
-  telemetry:
-    metrics:
-      address: 127.0.0.1:{metrics_port}
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [clickhouse]
-""")
+    text = collector_config("security/fd_flood").replace("{dir}", str(tmp_path))
+    for name, port in (("http", http_port), ("query", query_port), ("metrics", metrics_port)):
+        text = text.replace(f"{{port:{name}}}", str(port))
+    config.write_text(text)
     log_path = tmp_path / "collector.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "collector", "run", "--config", str(config)],
