@@ -106,25 +106,7 @@ async def test_unreachable_clickhouse_is_a_short_reason_and_a_request_id(
 
 
 async def test_a_damaged_part_is_a_500_without_its_path(start_collector: StartCollector, caplog: Any) -> None:
-    collector = await start_collector("""
-receivers:
-  otlp:
-    protocols:
-      http:
-        endpoint: 127.0.0.1:{port:http}
-exporters:
-  clickhouse:
-    endpoint: chdb://{dir}/clickhouse
-extensions:
-  query_api:
-    endpoint: 127.0.0.1:{port:query}
-service:
-  extensions: [query_api]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [clickhouse]
-""")
+    collector = await start_collector(collector_config("security/damaged_part"))
     status, _, _ = await post(f"http://127.0.0.1:{collector.ports['http']}/v1/traces",
                               otlp_request(spans=3, trace_byte=0x2D).SerializeToString(),
                               {"Content-Type": "application/x-protobuf"})
