@@ -14,8 +14,9 @@ import orjson
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from adapters.agentvista.spans import SCOPE_NAME, fill_child_span, fill_root_span, trace_ids
-from adapters.agentvista.validate import InvalidTraceError, ValidTrace, describe, quote, validate_trace
+from adapters.agentvista.validate import InvalidTraceError, ValidTrace, validate_trace
 from adapters.common.attributes import put
+from adapters.common.messages import describe, quote
 from collector.core.adapter_api import (
     AdapterConfig,
     AdapterPlugin,

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from adapters.common.attributes import to_json
+from adapters.common.messages import describe, quote
 from adapters.common.times import MAX_TIME_NS, to_ns
 
 # The trace statuses AgentVista documents (GET /dashboard/traces/{trace_id}). Span statuses
@@ -27,7 +28,6 @@ _CANONICAL_UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 # A UUID is 36 characters (38 with braces, 45 as a URN); longer text is not looked at.
 _MAX_UUID_CHARS: Final = 45
 # Vendor values quoted in error messages are cut so that an error never echoes a huge body.
-_MAX_QUOTED_CHARS: Final = 80
 
 
 class InvalidTraceError(ValueError):
@@ -63,28 +63,6 @@ class ValidTrace:
     spans: tuple[ValidSpan, ...]
 
 
-def describe(value: Any) -> str:
-    """The JSON type of a value, for error messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
-def quote(text: str) -> str:
-    """`text` cut to a readable length, with lone surrogates escaped so that the error body
-    stays valid UTF-8 JSON."""
-    clipped = text if len(text) <= _MAX_QUOTED_CHARS else text[:_MAX_QUOTED_CHARS] + "..."
-    return clipped.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def canonical_uuid(value: Any, path: str) -> str:

@@ -10,6 +10,7 @@ from typing import Any, Final
 
 from adapters.common.attributes import to_json
 from adapters.common.ids import derived_span_id, trace_id_from
+from adapters.common.messages import describe, quote
 from adapters.common.times import MAX_TIME_NS, to_ns
 from collector.core.adapter_api import AdapterResponse, AdapterResult
 
@@ -17,8 +18,6 @@ SCOPE_NAME: Final = "spanhouse.aitracer"
 SERVICE_NAME: Final = "aitracer"
 # OTLP times and ClickHouse DateTime64(9) are int64 nanoseconds: they end in April 2262.
 MAX_COUNT: Final = 2**63 - 1
-# Vendor values quoted in error messages are cut so that an error never echoes a huge body.
-MAX_QUOTED_CHARS: Final = 80
 _HEX: Final = frozenset("0123456789abcdefABCDEF")
 
 # The page documents no error body. AITracer's proxy speaks OpenAI's API, whose clients read
@@ -64,25 +63,6 @@ def root_span_id(vendor_trace_id: str) -> bytes:
     return derived_span_id("aitracer", "trace", vendor_trace_id.strip())
 
 
-def describe(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
-def quote(text: str) -> str:
-    clipped = text if len(text) <= MAX_QUOTED_CHARS else text[:MAX_QUOTED_CHARS] + "..."
-    return clipped.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def require_object(value: Any, path: str) -> dict[str, Any]:

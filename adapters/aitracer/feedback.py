@@ -15,15 +15,14 @@ from typing import Any, Final
 from adapters.aitracer.common import (
     InvalidRequestError,
     check_storable,
-    describe,
     error_response,
     link_trace_id,
     pick,
-    quote,
     require_object,
     text,
 )
 from adapters.common.attributes import to_json
+from adapters.common.messages import describe, quote
 from collector.core.adapter_api import AdapterRequest, AdapterResponse, Services
 from collector.core.storage import FEEDBACK_TABLE, NoStorageError
 

@@ -22,7 +22,6 @@ from adapters.aitracer.common import (
     bad_request,
     boolean,
     check_storable,
-    describe,
     link_trace_id,
     number,
     pick,
@@ -34,6 +33,7 @@ from adapters.aitracer.common import (
 )
 from adapters.common.attributes import new_traces, put, to_json
 from adapters.common.ids import derived_span_id, span_id_from, trace_id_from
+from adapters.common.messages import describe
 from collector.core.adapter_api import AdapterRequest, AdapterResponse, AdapterResult, StateView, StateWrite
 
 SEEN_NAMESPACE: Final = "aitracer.records"

@@ -19,7 +19,6 @@ from adapters.aitracer.common import (
     bad_request,
     check_storable,
     count,
-    describe,
     link_trace_id,
     number,
     require_object,
@@ -27,6 +26,7 @@ from adapters.aitracer.common import (
     text,
 )
 from adapters.common.attributes import new_traces, put, to_json
+from adapters.common.messages import describe
 from collector.core.adapter_api import AdapterRequest, AdapterResponse, AdapterResult, StateView, StateWrite
 
 NATIVE_NAMESPACE: Final = "aitracer.native"

@@ -19,14 +19,13 @@ from adapters.aitracer.common import (
     InvalidRequestError,
     bad_request,
     check_storable,
-    describe,
-    quote,
     require_object,
     text,
     time_ns,
 )
 from adapters.aitracer.openai_agents_spans import AgentSpan, TraceHeader, agent_span, root_span
 from adapters.common.attributes import new_traces
+from adapters.common.messages import describe, quote
 from collector.core.adapter_api import AdapterRequest, AdapterResponse, AdapterResult, StateView, StateWrite
 
 SEEN_NAMESPACE: Final = "openai_agents.seen"

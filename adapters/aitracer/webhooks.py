@@ -19,13 +19,12 @@ from adapters.aitracer.common import (
     SERVICE_NAME,
     InvalidRequestError,
     bad_request,
-    describe,
-    quote,
     require_object,
     time_ns,
 )
 from adapters.common.attributes import new_traces, put, to_json
 from adapters.common.ids import derived_span_id, trace_id_from
+from adapters.common.messages import describe, quote
 from collector.core.adapter_api import AdapterRequest, AdapterResponse, AdapterResult, StateView, StateWrite
 
 TIMESTAMP_HEADER: Final = "x-aitracer-delivery-timestamp"

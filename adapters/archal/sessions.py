@@ -3,6 +3,7 @@ schema, the session recorded as a span and answered as the documented SessionSum
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -16,6 +17,7 @@ from adapters.archal.json_values import digest, dump_json, find_problem, widen_t
 from adapters.archal.traces import SCOPE_NAME
 from adapters.common.attributes import new_traces, put, put_flattened
 from adapters.common.ids import derived_span_id, trace_id_from
+from adapters.common.messages import describe
 from collector.core.adapter_api import AdapterRequest, AdapterResponse, AdapterResult, StateView, StateWrite
 from collector.core.component import Traces
 
@@ -39,6 +41,8 @@ REDACTED: Final = "[redacted]"
 NANOS_PER_SECOND: Final = 1_000_000_000
 
 Problem = tuple[str, str]  # (field path, what is wrong)
+# Archal's messages show a boolean as sent (`got true`), other values by their JSON type.
+_describe: Final = functools.partial(describe, literal_booleans=True)
 
 
 def handle_sessions(request: AdapterRequest, state: StateView, runtime_base_url: str) -> AdapterResult:
@@ -239,15 +243,3 @@ def _iso(unix_nanos: int) -> str:
     seconds, nanos = divmod(unix_nanos, NANOS_PER_SECOND)
     moment = datetime.fromtimestamp(seconds, tz=UTC)
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{nanos // 1_000_000:03d}Z"
-
-
-def _describe(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, int | float):
-        return "a number"
-    return "an array" if isinstance(value, list) else "an object"

@@ -1,1 +1,2 @@
-"""What every adapter shares: OTLP attribute values, derived ids, vendor timestamps."""
+"""What every adapter shares: OTLP attribute values, derived ids, vendor timestamps and how
+error messages show vendor values."""

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from typing import Annotated, Final
 
 from adapters.common.attributes import clean_text
+from adapters.common.messages import describe
 from adapters.zipkin.spans import to_traces
-from adapters.zipkin.validate import SpanError, ZipkinSpan, describe, read_span
+from adapters.zipkin.validate import SpanError, ZipkinSpan, read_span
 from collector.core.adapter_api import (
     AdapterConfig,
     AdapterPlugin,
@@ -53,7 +54,7 @@ def handle_spans(request: AdapterRequest, state: StateView) -> AdapterResult:
     body = request.body
     if not isinstance(body, list):
         return bad_request("expected a JSON list of Zipkin v2 spans" + ("" if body is None else
-                                                                          f", got {describe(body)}"))
+                                                                          f", got {describe(body, literal=True)}"))
     spans: list[ZipkinSpan] = []
     for index, item in enumerate(body):
         try:

@@ -13,6 +13,7 @@ from typing import Any, Final
 import orjson
 
 from adapters.common.attributes import clean_text
+from adapters.common.messages import describe
 from adapters.common.times import MAX_TIME_NS
 
 # zipkin-go reads a trace id of up to 32 hex digits (the high half first) and a span id of up
@@ -62,7 +63,7 @@ class ZipkinSpan:
 
 def read_span(item: Any) -> ZipkinSpan:
     if not isinstance(item, dict):
-        raise SpanError(f": expected a span object, got {describe(item)}")
+        raise SpanError(f": expected a span object, got {describe(item, literal=True)}")
     trace_id = read_id(item, "traceId", _TRACE_ID, 16)
     span_id = read_id(item, "id", _SPAN_ID, 8)
     if trace_id is None or not any(trace_id):
@@ -88,7 +89,7 @@ def read_id(item: Mapping[str, Any], key: str, pattern: re.Pattern[str], size: i
     if value is None or value == "":
         return None
     if not isinstance(value, str) or not pattern.fullmatch(value):
-        raise SpanError(f".{key}: expected 1 to {size * 2} hex digits, got {describe(value)}")
+        raise SpanError(f".{key}: expected 1 to {size * 2} hex digits, got {describe(value, literal=True)}")
     # A 64-bit trace id is the low half of the 128 bits: left-padded with zeros.
     return int(value, 16).to_bytes(size, "big")
 
@@ -101,7 +102,7 @@ def read_micros(item: Mapping[str, Any], key: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or \
             (isinstance(value, float) and not math.isfinite(value)):
-        raise SpanError(f".{key}: expected a number of microseconds, got {describe(value)}")
+        raise SpanError(f".{key}: expected a number of microseconds, got {describe(value, literal=True)}")
     whole = int(value)
     # The fraction apart: value * 1000 in binary floating point would be off by hundreds of ns.
     nanos = whole * 1000 + round((value - whole) * 1000)
@@ -115,7 +116,7 @@ def read_text(item: Mapping[str, Any], key: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise SpanError(f".{key}: expected a string, got {describe(value)}")
+        raise SpanError(f".{key}: expected a string, got {describe(value, literal=True)}")
     return clean_text(value)
 
 
@@ -124,7 +125,7 @@ def read_flag(item: Mapping[str, Any], key: str) -> bool:
     if value is None:
         return False
     if not isinstance(value, bool):
-        raise SpanError(f".{key}: expected true or false, got {describe(value)}")
+        raise SpanError(f".{key}: expected true or false, got {describe(value, literal=True)}")
     return value
 
 
@@ -133,7 +134,7 @@ def read_endpoint(item: Mapping[str, Any], key: str) -> Endpoint | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise SpanError(f".{key}: expected an object, got {describe(value)}")
+        raise SpanError(f".{key}: expected an object, got {describe(value, literal=True)}")
     try:
         endpoint = Endpoint(service_name=read_text(value, "serviceName"))
     except SpanError as error:
@@ -147,14 +148,14 @@ def read_endpoint(item: Mapping[str, Any], key: str) -> Endpoint | None:
                 raise ValueError
             address = ipaddress.ip_address(text)
         except ValueError:
-            raise SpanError(f".{key}.{family}: expected an IP address, got {describe(text)}") from None
+            raise SpanError(f".{key}.{family}: expected an IP address, got {describe(text, literal=True)}") from None
         # Go's net.IP prints an IPv4-mapped IPv6 address as the IPv4 address.
         mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
         endpoint.ip = str(mapped or address)
     port = value.get("port")
     if port is not None:
         if isinstance(port, bool) or not isinstance(port, int) or not -(2**63) <= port < 2**63:
-            raise SpanError(f".{key}.port: expected an integer, got {describe(port)}")
+            raise SpanError(f".{key}.port: expected an integer, got {describe(port, literal=True)}")
         endpoint.port = port
     return endpoint
 
@@ -163,11 +164,11 @@ def read_annotations(value: Any) -> list[tuple[int, str]]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise SpanError(f".annotations: expected an array, got {describe(value)}")
+        raise SpanError(f".annotations: expected an array, got {describe(value, literal=True)}")
     annotations = []
     for index, annotation in enumerate(value):
         if not isinstance(annotation, dict):
-            raise SpanError(f".annotations[{index}]: expected an object, got {describe(annotation)}")
+            raise SpanError(f".annotations[{index}]: expected an object, got {describe(annotation, literal=True)}")
         try:
             annotations.append((read_micros(annotation, "timestamp") or 0, read_text(annotation, "value")))
         except SpanError as error:
@@ -179,7 +180,7 @@ def read_tags(value: Any) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise SpanError(f".tags: expected an object of strings, got {describe(value)}")
+        raise SpanError(f".tags: expected an object of strings, got {describe(value, literal=True)}")
     tags: dict[str, str] = {}
     for key, tag in value.items():
         if isinstance(tag, str):
@@ -193,22 +194,9 @@ def read_tags(value: Any) -> dict[str, str]:
         elif isinstance(tag, int) or (isinstance(tag, float) and math.isfinite(tag)):
             tags[clean_text(key)] = str(tag) if isinstance(tag, int) else orjson.dumps(tag).decode()
         else:
-            raise SpanError(f".tags.{clean_text(key)}: expected a string, got {describe(tag)}")
+            raise SpanError(f".tags.{clean_text(key)}: expected a string, got {describe(tag, literal=True)}")
     return tags
 
-
-def describe(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        shown = clean_text(value[:40])
-        return orjson.dumps(shown).decode() + ("..." if len(value) > 40 else "")
-    if isinstance(value, int | float):
-        text = repr(value)
-        return "number " + (text if len(text) <= 40 else text[:40] + "...")
-    return "an array" if isinstance(value, list) else "an object"
 
 
 def first_tag(tags: Mapping[str, str], keys: Sequence[str]) -> tuple[str, str]:
