@@ -13,7 +13,15 @@ from typing import Annotated, Any, Final
 import orjson
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from adapters.agentvista.read import read_routes
 from adapters.agentvista.spans import SCOPE_NAME, fill_child_span, fill_root_span, trace_ids
+from adapters.agentvista.state import (
+    AGENT_RECORD_TTL_S,
+    AGENTS_NAMESPACE,
+    SPANS_NAMESPACE,
+    USAGE_KEPT_AFTER_MONTH_S,
+    USAGE_NAMESPACE,
+)
 from adapters.agentvista.validate import InvalidTraceError, ValidTrace, validate_trace
 from adapters.common.attributes import put
 from adapters.common.messages import describe, quote
@@ -39,16 +47,7 @@ DEFAULT_ENDPOINT: Final = "127.0.0.1:4413"
 # "The batch accepts up to 100 total spans across all traces in a single request."
 MAX_SPANS_PER_REQUEST: Final = 100
 
-SPANS_NAMESPACE: Final = "agentvista.spans"
-AGENTS_NAMESPACE: Final = "agentvista.agents"
-USAGE_NAMESPACE: Final = "agentvista.usage"
 _NANOS_PER_SECOND: Final = 1_000_000_000
-# Agent records and usage counters get explicit TTLs, never 0: base.StateWrite documents 0 as
-# "kept for ever" but the receiver's state store reads 0 as its default `state_ttl` (7 days),
-# which would reset a month's usage count in its second week.
-AGENT_RECORD_TTL_S: Final = 100 * 365 * 86400.0
-# A month's count outlives the month by this much, for a usage read of the month before.
-USAGE_KEPT_AFTER_MONTH_S: Final = 31 * 86400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +88,6 @@ class AgentVistaAdapter:
     """Serves the ingestion route and the page's read routes (adapters/agentvista/read.py)."""
 
     def __init__(self, config: AgentVistaConfig) -> None:
-        # Imported here: the read routes use this module's agent ids and records.
-        from adapters.agentvista.read import read_routes
-
         self.config = config
         self._routes: tuple[Route | ServiceRoute, ...] = (Route("POST", BATCH_PATH, self.handle_batch),
                                                           *read_routes(self.error_response))

@@ -11,8 +11,8 @@ from typing import Any, Final
 
 import orjson
 
-from adapters.agentvista.plugin import AGENT_RECORD_TTL_S, AGENTS_NAMESPACE
 from adapters.agentvista.read_shape import as_uuid, trace_header, vendor_spans
+from adapters.agentvista.state import AGENT_RECORD_TTL_S, AGENTS_NAMESPACE
 from adapters.common.messages import describe
 from collector.core.adapter_api import AdapterRequest, AdapterResponse, ServiceRoute, Services, StateWrite
 from collector.core.agents import agent_id

@@ -10,17 +10,8 @@ from typing import Any
 import orjson
 import pytest
 
-from adapters.agentvista.plugin import (
-    AGENT_RECORD_TTL_S,
-    AGENTS_NAMESPACE,
-    BATCH_PATH,
-    PLUGIN,
-    SPANS_NAMESPACE,
-    USAGE_NAMESPACE,
-    AgentVistaAdapter,
-    AgentVistaConfig,
-    agent_id,
-)
+from adapters.agentvista.plugin import BATCH_PATH, PLUGIN, AgentVistaAdapter, AgentVistaConfig, agent_id
+from adapters.agentvista.state import AGENT_RECORD_TTL_S, AGENTS_NAMESPACE, SPANS_NAMESPACE, USAGE_NAMESPACE
 from adapters.common.ids import span_id_from
 from collector.core.adapter_api import AdapterRequest, AdapterResult
 from collector.receivers.adapter_config import receiver_config_class
