@@ -14,9 +14,15 @@ import orjson
 from adapters.agentvista.read_shape import as_uuid, trace_header, vendor_spans
 from adapters.agentvista.state import AGENT_RECORD_TTL_S, AGENTS_NAMESPACE
 from adapters.common.messages import describe
-from collector.core.adapter_api import AdapterRequest, AdapterResponse, ServiceRoute, Services, StateWrite
+from collector.core.adapter_api import (
+    AdapterRequest,
+    AdapterResponse,
+    ServiceRoute,
+    Services,
+    ServiceUnavailable,
+    StateWrite,
+)
 from collector.core.agents import agent_id
-from collector.core.errors import RetryableError
 from collector.read.outcomes import Outcome
 from collector.read.params import BadParameterError, iso_time, parse_trace_id
 from collector.read.store import TraceStore
@@ -124,7 +130,7 @@ async def _read(operation: Any) -> Any:
     try:
         return await operation
     except (ConnectionError, OSError) as error:
-        raise RetryableError(f"stored traces cannot be read now: {error}") from error
+        raise ServiceUnavailable(f"stored traces cannot be read now: {error}") from error
 
 
 async def _agent_names(store: TraceStore, services: Services, tenant: str, ids: Sequence[str]) -> list[str] | None:

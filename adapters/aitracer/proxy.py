@@ -28,9 +28,8 @@ from adapters.aitracer.preflight import (
 )
 from adapters.common.attributes import new_traces
 from adapters.common.ids import trace_id_from
-from collector.core.adapter_api import AdapterRequest, AdapterResponse, Services, StreamingAnswer
+from collector.core.adapter_api import AdapterRequest, AdapterResponse, ConsumeRefused, Services, StreamingAnswer
 from collector.core.config.types import BYTE_SIZE, DURATION
-from collector.core.errors import PipelineError
 from collector.governance.rules import PII_RULES
 
 logger = logging.getLogger(__name__)
@@ -199,7 +198,7 @@ class ResponsesProxy:
         spans.append(exchange_span(done))
         try:
             await services.consume(traces)
-        except (PipelineError, asyncio.CancelledError, ConnectionError) as error:
+        except (ConsumeRefused, asyncio.CancelledError, ConnectionError) as error:
             # The caller already has (or is getting) the upstream's answer, which it paid for;
             # failing it now for our own storage would be worse than a span missing.
             if not self._store_failures_logged:

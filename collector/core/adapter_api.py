@@ -16,10 +16,21 @@ from typing import Annotated, Any, Final, Protocol
 
 from collector.core.component import Traces
 from collector.core.config.types import ADDRESS, DURATION
+from collector.core.errors import PipelineError, RetryableError
 from collector.core.storage import StorageClient
 
 # How long a StateWrite without a ttl_s is kept by default.
 DEFAULT_STATE_TTL_S: Final = 7 * 24 * 3600.0
+
+# What Services.consume raises when the pipeline refuses spans (full, storage down, bad data):
+# a ServiceRoute may catch it, or let it through to be answered in the vendor's error shape.
+ConsumeRefused = PipelineError
+
+
+class ServiceUnavailable(RetryableError):
+    """Raised by a ServiceRoute when what it needs (stored traces, an upstream) cannot be reached
+    now: the receiver answers 503 with Retry-After, in the vendor's error shape. The message is
+    for the log only."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +104,7 @@ class Services(Protocol):
     provides them; tests can provide doubles."""
 
     async def consume(self, traces: Traces) -> None:
-        """Hands spans to the pipeline; raises collector.core.errors.PipelineError when refused."""
+        """Hands spans to the pipeline; raises ConsumeRefused when refused."""
         ...
 
     @property

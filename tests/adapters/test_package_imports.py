@@ -74,3 +74,18 @@ def test_a_vendor_package_imports_no_other_vendor() -> None:
         wrong += [f"{name} -> {target}" for target in targets
                   if target.split(".")[1] not in (own, "common") and target != "adapters"]
     assert wrong == []
+
+
+# The plugin contract and the core's data types (pipeline data, config value types, the storage
+# interface and its table names, agent ids): what an adapter may take from the core.
+CORE_FOR_ADAPTERS = frozenset({"collector.core.adapter_api", "collector.core.component", "collector.core.config.types",
+                               "collector.core.storage", "collector.core.agents"})
+
+
+def test_adapters_take_from_the_core_only_the_contract_and_its_types() -> None:
+    taken: dict[str, set[str]] = {}
+    for path in ADAPTERS.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("collector.core"):
+                taken.setdefault(node.module, set()).add(module_name(path))
+    assert {module: users for module, users in taken.items() if module not in CORE_FOR_ADAPTERS} == {}
