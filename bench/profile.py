@@ -16,7 +16,7 @@ from typing import Final
 # (stage, path fragment, function name or "" for any), most specific first.
 _STAGE_RULES: Final = (
     ("decode", "proto/otlp_json.py", ""),
-    ("decode", "receivers/otlp/http.py", "decode"),
+    ("decode", "server/otlp_http.py", "decode"),
     ("decode", "proto/compression.py", ""),
     ("decode", "google/protobuf/", ""),
     ("validate", "proto/validate.py", ""),

@@ -156,7 +156,7 @@ class ServiceRoute:
 @dataclass(frozen=True, slots=True)
 class OtlpRoute:
     """OTLP over HTTP (protobuf and JSON) served at a vendor's path by the same code as the
-    `otlp` receiver's `POST /v1/traces` (collector/receivers/otlp/http.py)."""
+    `otlp` receiver's `POST /v1/traces` (collector/server/otlp_http.py)."""
 
     method: str
     path: str

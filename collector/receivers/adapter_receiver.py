@@ -34,12 +34,12 @@ from collector.core.component import Consumer, CreateSettings, Endpoint, Factory
 from collector.core.errors import PermanentError, PipelineError, UnsupportedMediaTypeError, classify
 from collector.core.storage import NoStorageError, StorageClient
 from collector.receivers.adapter_config import receiver_config_class, receiver_settings
-from collector.receivers.otlp.http import OtlpHttpHandler
 from collector.receivers.state_store import StateStore
 from collector.server.body import read_decoded_body
 from collector.server.guard import GuardedServices, RequestGuard, route_scope
 from collector.server.limits import check_json_depth
 from collector.server.listener import ListenerSettings
+from collector.server.otlp_http import OtlpHttpHandler
 from collector.server.rate_limit import TokenBucketLimiter
 from collector.server.retry_dedup import RetryDedup, keyed_headers, request_key
 from collector.server.telemetry import ReceiverCounters

@@ -10,8 +10,8 @@ ROOT = "<module> (spanhouse:8);main (collector/cli.py:101);run (asyncio/runners.
 
 
 def test_the_innermost_stage_frame_wins_over_frameworks() -> None:
-    handler = f"{ROOT};_run_once (asyncio/base_events.py:1922);handle (collector/receivers/otlp/http.py:39)"
-    assert stage_of(f"{handler};decode (collector/receivers/otlp/http.py:64)".split(";")) == "decode"
+    handler = f"{ROOT};_run_once (asyncio/base_events.py:1922);handle (collector/server/otlp_http.py:39)"
+    assert stage_of(f"{handler};decode (collector/server/otlp_http.py:64)".split(";")) == "decode"
     assert stage_of(f"{handler};drop_invalid_spans (proto/validate.py:49)".split(";")) == "validate"
     worker = ("_bootstrap (threading.py:1002);run (concurrent/futures/thread.py:58);"
               "_write (exporters/clickhouse/exporter.py:280)")
@@ -30,8 +30,8 @@ def test_the_innermost_stage_frame_wins_over_frameworks() -> None:
 
 def test_summary_is_percent_of_samples(tmp_path: Path) -> None:
     raw = tmp_path / "profile.txt"
-    raw.write_text(f"{ROOT};decode (collector/receivers/otlp/http.py:64) 3\n"
+    raw.write_text(f"{ROOT};decode (collector/server/otlp_http.py:64) 3\n"
                    f"{ROOT};to_columns (exporters/clickhouse/columns.py:140) 1\n")
     by_stage, hottest = summarize(raw)
     assert by_stage == {"decode": 75.0, "column conversion": 25.0}
-    assert hottest[0] == ("decode (collector/receivers/otlp/http.py:64)", 75.0)
+    assert hottest[0] == ("decode (collector/server/otlp_http.py:64)", 75.0)

@@ -10,10 +10,10 @@ from aiohttp import web
 from collector.core.component import Consumer, CreateSettings, Endpoint, Factory, Host, Kind
 from collector.receivers.otlp.config import OtlpReceiverConfig
 from collector.receivers.otlp.grpc import GrpcServer, TraceService
-from collector.receivers.otlp.http import OtlpHttpHandler, not_traces_handler
 from collector.server.fd_budget import budget_of
 from collector.server.guard import RequestGuard
 from collector.server.listener import ListenerSettings
+from collector.server.otlp_http import OtlpHttpHandler, not_traces_handler
 from collector.server.retry_dedup import RetryDedup
 from collector.server.telemetry import ReceiverCounters
 from collector.server.tls import grpc_server_credentials, server_ssl_context

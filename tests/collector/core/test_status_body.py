@@ -18,7 +18,7 @@ from collector.core.errors import (
     UnsupportedMediaTypeError,
     classify,
 )
-from collector.receivers.otlp.http import PROTOBUF, error_response
+from collector.server.otlp_http import PROTOBUF, error_response
 
 
 @pytest.mark.parametrize("error", [

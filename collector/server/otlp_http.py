@@ -1,7 +1,6 @@
-"""OTLP over HTTP: `POST /v1/traces` with protobuf or JSON bodies.
-
-The handler is route-agnostic so that other receivers serving OTLP under another path
-(AITracer's `/api/integrations/otlp/v1/traces`) reuse it rather than copy it."""
+"""OTLP over HTTP: `POST /v1/traces` with protobuf or JSON bodies, served by the `otlp`
+receiver and by adapter receivers under a vendor's path (AITracer's
+`/api/integrations/otlp/v1/traces`): a shared library, so neither imports the other."""
 
 from __future__ import annotations
 

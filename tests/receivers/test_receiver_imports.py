@@ -1,0 +1,36 @@
+"""Receivers are separate components: the adapter receiver serves OTLP under a vendor's path
+through the shared library (collector.server.otlp_http), not through the otlp receiver's modules,
+and the otlp receiver imports nothing of the adapter receiver."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+RECEIVERS = Path(__file__).resolve().parents[2] / "collector" / "receivers"
+ADAPTER_RECEIVER = ("adapter_receiver.py", "adapter_config.py", "state_store.py")
+
+
+def imported(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+def test_the_adapter_receiver_imports_no_module_of_the_otlp_receiver() -> None:
+    for name in ADAPTER_RECEIVER:
+        otlp_receiver = {module for module in imported(RECEIVERS / name)
+                         if module.startswith("collector.receivers.otlp")}
+        assert otlp_receiver == set()
+    assert "collector.server.otlp_http" in imported(RECEIVERS / "adapter_receiver.py")
+
+
+def test_the_otlp_receiver_imports_nothing_of_the_adapter_receiver() -> None:
+    for path in (RECEIVERS / "otlp").glob("*.py"):
+        others = {module for module in imported(path) if module.startswith("collector.receivers.")
+                  and not module.startswith("collector.receivers.otlp")}
+        assert others == set()
