@@ -11,7 +11,7 @@ from typing import Any, Final
 from adapters.common.attributes import to_json
 from adapters.common.ids import derived_span_id, trace_id_from
 from adapters.common.messages import describe, quote
-from adapters.common.times import MAX_TIME_NS, to_ns
+from adapters.common.times import checked_ns
 from collector.core.adapter_api import AdapterResponse, AdapterResult
 
 SCOPE_NAME: Final = "spanhouse.aitracer"
@@ -133,12 +133,9 @@ def time_ns(fields: Mapping[str, Any], path: str, *names: str) -> int | None:
     if value is None:
         return None
     try:
-        nanos = to_ns(value)
-    except (ValueError, OverflowError) as error:  # TimeFormatError is a ValueError
-        raise InvalidRequestError(f"{path}.{name}: {quote(str(error))}") from None
-    if not 0 < nanos <= MAX_TIME_NS:
-        raise InvalidRequestError(f"{path}.{name}: must be a time between 1970 and 2262")
-    return nanos
+        return checked_ns(value)
+    except ValueError as error:
+        raise InvalidRequestError(f"{path}.{name}: {error}") from None
 
 
 def trace_link(fields: Mapping[str, Any], path: str) -> str | None:

@@ -7,6 +7,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
+from adapters.common.messages import quote
+
 _ISO: Final = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?\s*(Z|z|[+-]\d{2}:?\d{2})?")
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -69,3 +71,15 @@ def to_ns(value: object) -> int:
     if isinstance(value, str):
         return iso_to_ns(value)
     raise TimeFormatError(f"expected an ISO 8601 string or an epoch number, got {type(value).__name__}")
+
+
+def checked_ns(value: object) -> int:
+    """to_ns within OTLP's times (after 1970, up to April 2262). ValueError carrying what an error
+    message says of the value: its format problem (quoted) or the range."""
+    try:
+        nanos = to_ns(value)
+    except (ValueError, OverflowError) as error:  # TimeFormatError is a ValueError
+        raise ValueError(quote(str(error))) from None
+    if not 0 < nanos <= MAX_TIME_NS:
+        raise ValueError("must be a time between 1970 and 2262")
+    return nanos

@@ -10,6 +10,7 @@ from adapters.agentvista import validate as agentvista_validate
 from adapters.aitracer import common as aitracer_common
 from adapters.archal import sessions as archal_sessions
 from adapters.common.messages import MAX_QUOTED_CHARS, describe, quote
+from adapters.common.times import checked_ns
 from adapters.zipkin import validate as zipkin_validate
 
 
@@ -45,3 +46,13 @@ def test_one_definition_for_every_adapter() -> None:
     assert aitracer_common.describe is describe and aitracer_common.quote is quote
     assert zipkin_validate.describe is describe
     assert archal_sessions._describe.func is describe
+
+
+def test_checked_ns_says_what_an_error_message_shows() -> None:
+    assert checked_ns("2026-06-10T09:00:00Z") == 1_781_082_000_000_000_000
+    with pytest.raises(ValueError, match=r"^must be a time between 1970 and 2262$"):
+        checked_ns("1969-12-31T23:59:59Z")
+    with pytest.raises(ValueError, match=r"^a boolean is not a time$"):
+        checked_ns(True)
+    # The AgentVista and AITracer validators share it rather than keep a copy each.
+    assert agentvista_validate.checked_ns is checked_ns and aitracer_common.checked_ns is checked_ns
