@@ -1,4 +1,4 @@
-"""Golden and unit tests of the OpenAI Agents SDK route (adapters/openai_agents*.py): every
+"""Golden and unit tests of the OpenAI Agents SDK route (adapters/aitracer/openai_agents*.py): every
 span_data type, the trace header as root span and session attributes, repeats stored once,
 and a header that arrived in an earlier request. Regenerate with SPANHOUSE_REGENERATE_GOLDEN=1."""
 
