@@ -3,7 +3,7 @@
 
 What is timed is what the adapter receiver does on its event loop for one request, without
 HTTP: JSON decoding, the depth check and the route's handler building the OTLP request
-(collector/receivers/adapter_receiver.py `_serve`)."""
+(collector/receivers/adapter/receiver.py `_serve`)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from adapters import agentvista, dynamiq
 from bench import vendor_bodies
 from bench.traces import build_body
 from collector.core.adapter_api import AdapterRequest, Route
-from collector.receivers.adapter_receiver import _decode_json
+from collector.receivers.adapter.receiver import _decode_json
 from collector.server.limits import DEFAULT_MAX_JSON_DEPTH, check_json_depth
 
 BASE_TIME_NS: Final = 1_764_000_000_000_000_000

@@ -70,7 +70,7 @@ def builtin_factories() -> list[Factory]:
 
 def adapter_factories() -> list[Factory]:
     from collector.core.adapter_api import AdapterPlugin
-    from collector.receivers.adapter_receiver import adapter_receiver_factory
+    from collector.receivers.adapter.receiver import adapter_receiver_factory
 
     factories = []
     for entry in sorted(entry_points(group=ADAPTER_ENTRY_POINT_GROUP), key=lambda item: item.name):

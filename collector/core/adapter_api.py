@@ -1,6 +1,6 @@
 """The adapter plugin contract: a vendor's request in, OTLP spans and the vendor's response out.
 It is all an adapter imports from the core; the receiver that serves a plugin (its listener,
-limits, TLS, rate limit, retry window) is configured by collector.receivers.adapter_config.
+limits, TLS, rate limit, retry window) is configured by collector.receivers.adapter.config.
 
 An adapter is pure translation. It never opens a socket or a file, keeps no globals and reads
 no clock: the receiver that serves its routes hands it the decoded request, the time and a

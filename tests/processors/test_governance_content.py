@@ -10,7 +10,7 @@ import orjson
 from adapters.aitracer.plugin import CONTENT_ATTRIBUTES, PLUGIN
 from collector.core.component import CreateSettings
 from collector.processors.governance import DEFAULT_CONTENT_ATTRIBUTES, GovernanceConfig, GovernanceProcessor
-from collector.receivers.adapter_receiver import adapter_receiver_factory
+from collector.receivers.adapter.receiver import adapter_receiver_factory
 from tests.conftest import RecordingConsumer, StartCollector
 from tests.processors.test_governance import traces_with, values
 from tests.support.configs import collector_config

@@ -8,7 +8,7 @@ import ast
 from pathlib import Path
 
 RECEIVERS = Path(__file__).resolve().parents[2] / "collector" / "receivers"
-ADAPTER_RECEIVER = ("adapter_receiver.py", "adapter_config.py", "state_store.py")
+ADAPTER_RECEIVER = ("adapter/receiver.py", "adapter/config.py", "adapter/state_store.py")
 
 
 def imported(path: Path) -> set[str]:
@@ -26,7 +26,7 @@ def test_the_adapter_receiver_imports_no_module_of_the_otlp_receiver() -> None:
         otlp_receiver = {module for module in imported(RECEIVERS / name)
                          if module.startswith("collector.receivers.otlp")}
         assert otlp_receiver == set()
-    assert "collector.server.otlp_http" in imported(RECEIVERS / "adapter_receiver.py")
+    assert "collector.server.otlp_http" in imported(RECEIVERS / "adapter" / "receiver.py")
 
 
 def test_the_otlp_receiver_imports_nothing_of_the_adapter_receiver() -> None:

@@ -14,7 +14,7 @@ from adapters.agentvista.plugin import BATCH_PATH, PLUGIN, AgentVistaAdapter, Ag
 from adapters.agentvista.state import AGENT_RECORD_TTL_S, AGENTS_NAMESPACE, SPANS_NAMESPACE, USAGE_NAMESPACE
 from adapters.common.ids import span_id_from
 from collector.core.adapter_api import AdapterRequest, AdapterResult
-from collector.receivers.adapter_config import receiver_config_class
+from collector.receivers.adapter.config import receiver_config_class
 from tests.adapters.golden import MemoryState, check_golden, load_case
 
 VENDOR = "agentvista"

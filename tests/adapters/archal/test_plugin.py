@@ -17,7 +17,7 @@ from adapters.archal.plugin import PLUGIN, ArchalAdapter, ArchalConfig
 from adapters.archal.sessions import SESSIONS_NAMESPACE
 from collector.core.adapter_api import AdapterRequest, AdapterResult, StateView
 from collector.core.component import span_count
-from collector.receivers.adapter_config import receiver_config_class
+from collector.receivers.adapter.config import receiver_config_class
 from tests.adapters.golden import TESTDATA, MemoryState, check_golden, load_case
 
 CASES = sorted(path.name.removesuffix(".json") for path in (TESTDATA / "archal").glob("*.json")

@@ -33,8 +33,8 @@ from collector.core.adapter_api import (
 from collector.core.component import Consumer, CreateSettings, Endpoint, Factory, Host, Kind, Traces, span_count
 from collector.core.errors import PermanentError, PipelineError, UnsupportedMediaTypeError, classify
 from collector.core.storage import NoStorageError, StorageClient
-from collector.receivers.adapter_config import receiver_config_class, receiver_settings
-from collector.receivers.state_store import StateStore
+from collector.receivers.adapter.config import receiver_config_class, receiver_settings
+from collector.receivers.adapter.state_store import StateStore
 from collector.server.body import read_decoded_body
 from collector.server.guard import GuardedServices, RequestGuard, route_scope
 from collector.server.limits import check_json_depth
