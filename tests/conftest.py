@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import textwrap
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,10 +25,24 @@ from tests.support.doubles import ManualClock as ManualClock
 from tests.support.doubles import StubHost as StubHost
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def free_port(taken: Collection[int] = ()) -> int:
+    """A port nothing listens on now, other than `taken`: the kernel may hand the port it just
+    gave out again once the probe is closed, and two placeholders of one config sharing it is a
+    config error (seen in CI: the metrics address and the otlp receiver on one port)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port not in taken:
+            return port
+
+
+def free_ports(names: tuple[str, ...]) -> dict[str, int]:
+    """A distinct free port for each name."""
+    ports: dict[str, int] = {}
+    for name in names:
+        ports[name] = free_port(ports.values())
+    return ports
 
 
 @dataclass
@@ -100,7 +114,8 @@ async def start_collector(tmp_path: Path) -> AsyncIterator[StartCollector]:
             start_index = text.index("{port:")
             end_index = text.index("}", start_index)
             name = text[start_index + 6:end_index]
-            ports.setdefault(name, free_port())
+            if name not in ports:
+                ports[name] = free_port(ports.values())
             text = text[:start_index] + str(ports[name]) + text[end_index + 1:]
         text = text.replace("{dir}", str(tmp_path))
         config_path = tmp_path / "collector.yaml"

@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 
 from collector import __version__
-from tests.conftest import BASIC_CONFIG, free_port
+from tests.conftest import BASIC_CONFIG, free_ports
 from tests.receivers.test_otlp_http_protocol import every_value_type_request
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,7 +26,7 @@ def spanhouse(*args: str, cwd: Path | None = None, timeout: float = 60) -> subpr
 
 
 def write_config(directory: Path) -> tuple[Path, dict[str, int]]:
-    ports = {name: free_port() for name in ("grpc", "http", "health", "metrics")}
+    ports = free_ports(("grpc", "http", "health", "metrics"))
     text = BASIC_CONFIG.replace("{dir}", str(directory))
     for name, port in ports.items():
         text = text.replace(f"{{port:{name}}}", str(port))

@@ -17,7 +17,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_ports
 from tests.security.helpers import otlp_request
 from tests.support.configs import collector_config
 
@@ -81,7 +81,7 @@ def _flood(port: int, count: int, seconds: float) -> list[socket.socket]:
 
 async def test_an_idle_connection_flood_on_the_query_api_does_not_stop_otlp(tmp_path: Path,
                                                                                many_descriptors: None) -> None:
-    http_port, query_port, metrics_port = free_port(), free_port(), free_port()
+    http_port, query_port, metrics_port = free_ports(("http", "query", "metrics")).values()
     config = tmp_path / "collector.yaml"
     text = collector_config("security/fd_flood").replace("{dir}", str(tmp_path))
     for name, port in (("http", http_port), ("query", query_port), ("metrics", metrics_port)):

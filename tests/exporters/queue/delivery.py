@@ -17,7 +17,7 @@ from pathlib import Path
 import aiohttp
 
 from collector.core.component import Traces
-from tests.conftest import free_port
+from tests.conftest import free_ports
 from tests.support.configs import collector_config
 
 REPO = Path(__file__).resolve().parents[3]
@@ -34,7 +34,7 @@ class CollectorProcess:
     process: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
-        self.ports = {name: free_port() for name in ("http", "health", "metrics")}
+        self.ports = free_ports(("http", "health", "metrics"))
         self.config_path = self.directory / "collector.yaml"
         self.faults_path = self.directory / "faults"
         # The collector's log goes to a file: a pipe nobody reads fills up after 64 KiB, and a
