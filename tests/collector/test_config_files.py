@@ -20,11 +20,15 @@ PLACEHOLDER: Final = re.compile(r"\{(port:[A-Za-z0-9_]+|[a-z_]+)\}")
 TOKEN_FILE: Final = re.compile(r"token_file: ([\w.]+)")
 ENV_REFERENCE: Final = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 SAMPLE_VALUES: Final = {"vendor": "zipkin", "http": "4318", "health": "13133", "metrics": "8888",
-                        "queue_size": "1000", "shutdown_timeout": "30s"}
+                        "queue_size": "1000", "shutdown_timeout": "30s",
+                        "webhook_secrets": "whsec_sample_0123456789, whsec_sample_old_0123456789"}
 SAMPLE_PORT_BASE: Final = 20000
 # %(name)s fields of the configs a test fills with the % operator (test_tls.py: the client CA line).
 PERCENT_FIELD: Final = re.compile(r"%\(([a-z_]+)\)s")
 PERCENT_SAMPLES: Final = {"client_ca": "client_ca_file: certs/ca.pem"}
+# Positional % fields, by template: the monthly event limit; the upstream's port and the PII mode.
+POSITIONAL_SAMPLES: Final[dict[str, tuple[object, ...]]] = {
+    "adapters/agentvista.yaml": (0,), "adapters/aitracer_proxy.yaml": (4319, "detect")}
 
 
 def fill(text: str, directory: Path) -> str:
@@ -58,7 +62,9 @@ def test_spanhouse_validate_accepts(template: Path, tmp_path: Path, monkeypatch:
     for name in TOKEN_FILE.findall(text):  # and auth configs a token file the test writes
         (tmp_path / name).write_text("sample-token-file-0123456789abcdef\n")
     path = tmp_path / template.name
-    path.write_text(fill(text, tmp_path))
+    filled = fill(text, tmp_path)
+    positional = POSITIONAL_SAMPLES.get(str(template.relative_to(CONFIGS_DIR)))
+    path.write_text(filled % positional if positional is not None else filled)
     code = main(["validate", "--config", str(path)])
     captured = capsys.readouterr()
     assert code == 0, captured.err

@@ -10,32 +10,9 @@ import orjson
 
 from tests.conftest import Collector, StartCollector
 from tests.read.sample_traces import agentvista_body, otlp_traces
+from tests.support.configs import collector_config
 
-READ_CONFIG = """
-receivers:
-  otlp:
-    protocols:
-      http:
-        endpoint: 127.0.0.1:{port:http}
-  agentvista:
-    endpoint: 127.0.0.1:{port:agentvista}
-    state_directory: {dir}/state
-exporters:
-  clickhouse:
-    endpoint: chdb://{dir}/clickhouse
-extensions:
-  query_api:
-    endpoint: 127.0.0.1:{port:query}
-service:
-  extensions: [query_api]
-  telemetry:
-    metrics:
-      address: 127.0.0.1:{port:metrics}
-  pipelines:
-    traces:
-      receivers: [otlp, agentvista]
-      exporters: [clickhouse]
-"""
+READ_CONFIG = collector_config("read/read_api")
 
 
 async def start_read_collector(start_collector: StartCollector) -> Collector:

@@ -13,25 +13,9 @@ import orjson
 from adapters.agentvista.plugin import agent_id
 from tests.adapters.golden import TESTDATA
 from tests.conftest import Collector, StartCollector
+from tests.support.configs import collector_config
 
-CONFIG = """
-receivers:
-  agentvista:
-    endpoint: 127.0.0.1:{port:agentvista}
-    state_directory: {dir}/state
-    monthly_event_limit: %d
-exporters:
-  clickhouse:
-    endpoint: chdb://{dir}/clickhouse
-service:
-  telemetry:
-    metrics:
-      address: 127.0.0.1:{port:metrics}
-  pipelines:
-    traces:
-      receivers: [agentvista]
-      exporters: [clickhouse]
-"""
+CONFIG = collector_config("adapters/agentvista")
 
 ROWS_SQL = """
 SELECT TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, toUnixTimestamp64Nano(Timestamp),

@@ -18,28 +18,11 @@ from adapters.aitracer.common import link_trace_id, root_span_id
 from adapters.aitracer.webhooks import sign
 from tests.adapters.golden import TESTDATA
 from tests.conftest import Collector, StartCollector
+from tests.support.configs import collector_config
 
 SECRET = "whsec_end_to_end_0123456789"
 OLD_SECRET = "whsec_rotated_out_0123456789"
-CONFIG = """
-receivers:
-  aitracer:
-    endpoint: 127.0.0.1:{port:aitracer}
-    state_directory: {dir}/state
-    webhook_signing:
-      secrets: [SECRET, OLD_SECRET]
-exporters:
-  clickhouse:
-    endpoint: chdb://{dir}/clickhouse
-service:
-  telemetry:
-    metrics:
-      address: 127.0.0.1:{port:metrics}
-  pipelines:
-    traces:
-      receivers: [aitracer]
-      exporters: [clickhouse]
-""".replace("SECRET, OLD_SECRET", f"{SECRET}, {OLD_SECRET}")
+CONFIG = collector_config("adapters/aitracer").replace("{webhook_secrets}", f"{SECRET}, {OLD_SECRET}")
 
 ROWS_SQL = """
 SELECT TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, Duration, StatusCode, StatusMessage,

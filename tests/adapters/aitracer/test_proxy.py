@@ -16,31 +16,9 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import Collector, StartCollector, free_port
+from tests.support.configs import collector_config
 
-CONFIG = """
-receivers:
-  aitracer:
-    endpoint: 127.0.0.1:{port:aitracer}
-    state_directory: {dir}/state
-    proxy:
-      upstream_url: http://127.0.0.1:%d/v1/responses
-      upstream_api_key: sk-upstream-test-key-0000000000
-      timeout: 1s
-      allowed_models: ["gpt-4o*"]
-      max_output_tokens: 500
-      pii: %s
-exporters:
-  clickhouse:
-    endpoint: chdb://{dir}/clickhouse
-service:
-  telemetry:
-    metrics:
-      address: 127.0.0.1:{port:metrics}
-  pipelines:
-    traces:
-      receivers: [aitracer]
-      exporters: [clickhouse]
-"""
+CONFIG = collector_config("adapters/aitracer_proxy")
 
 
 def response_object(model: str, text: str, status: str = "completed") -> dict[str, Any]:

@@ -12,29 +12,9 @@ import orjson
 
 from tests.adapters.golden import TESTDATA
 from tests.conftest import Collector, StartCollector
+from tests.support.configs import collector_config
 
-CONFIG = """
-receivers:
-  archal:
-    endpoint: 127.0.0.1:{port:archal}
-    state_directory: {dir}/state
-    max_request_body_size: 256KiB
-processors:
-  batch:
-    timeout: 50ms
-exporters:
-  clickhouse:
-    endpoint: chdb://{dir}/clickhouse
-service:
-  telemetry:
-    metrics:
-      address: 127.0.0.1:{port:metrics}
-  pipelines:
-    traces:
-      receivers: [archal]
-      processors: [batch]
-      exporters: [clickhouse]
-"""
+CONFIG = collector_config("adapters/archal")
 
 ROWS_SQL = """
 SELECT TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, toUnixTimestamp64Nano(Timestamp),

@@ -12,28 +12,9 @@ import orjson
 from adapters.common.ids import span_id_from
 from tests.adapters.golden import load_case
 from tests.conftest import StartCollector
+from tests.support.configs import collector_config
 
-CONFIG = """
-receivers:
-  dynamiq:
-    endpoint: "127.0.0.1:{port:dynamiq}"
-    state_directory: "{dir}/state"
-processors:
-  batch:
-    timeout: 50ms
-exporters:
-  clickhouse:
-    endpoint: chdb://{dir}/clickhouse
-service:
-  telemetry:
-    metrics:
-      address: 127.0.0.1:{port:metrics}
-  pipelines:
-    traces:
-      receivers: [dynamiq]
-      processors: [batch]
-      exporters: [clickhouse]
-"""
+CONFIG = collector_config("adapters/dynamiq")
 
 COLUMNS = ("TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, ResourceAttributes, ScopeName, "
            "SpanAttributes, toUnixTimestamp64Nano(Timestamp), Duration, StatusCode, StatusMessage")

@@ -7,24 +7,9 @@ import orjson
 
 from tests.adapters.golden import TESTDATA
 from tests.conftest import StartCollector
+from tests.support.configs import collector_config
 
-CONFIG = """
-receivers:
-  zipkin:
-    endpoint: 127.0.0.1:{port:zipkin}
-    state_directory: {dir}/state
-exporters:
-  clickhouse:
-    endpoint: chdb://{dir}/clickhouse
-service:
-  telemetry:
-    metrics:
-      address: 127.0.0.1:{port:metrics}
-  pipelines:
-    traces:
-      receivers: [zipkin]
-      exporters: [clickhouse]
-"""
+CONFIG = collector_config("adapters/zipkin")
 
 
 async def post(port: int, body: bytes) -> int:
