@@ -14,36 +14,11 @@ from collector.core.storage import NoStorageError
 from exporters.clickhouse.store import ClickHouseStore
 from tests.conftest import StartCollector
 from tests.read.collector_setup import request, start_read_collector
+from tests.support.configs import collector_config
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 
-NO_STORAGE_CONFIG: Final = """
-receivers:
-  otlp:
-    protocols:
-      http:
-        endpoint: 127.0.0.1:{port:http}
-  agentvista:
-    endpoint: 127.0.0.1:{port:agentvista}
-    state_directory: {dir}/state
-  aitracer:
-    endpoint: 127.0.0.1:{port:aitracer}
-    state_directory: {dir}/state
-exporters:
-  debug: {}
-extensions:
-  query_api:
-    endpoint: 127.0.0.1:{port:query}
-service:
-  extensions: [query_api]
-  telemetry:
-    metrics:
-      address: 127.0.0.1:{port:metrics}
-  pipelines:
-    traces:
-      receivers: [otlp, agentvista, aitracer]
-      exporters: [debug]
-"""
+NO_STORAGE_CONFIG: Final = collector_config("collector/no_storage")
 
 
 async def test_the_host_hands_out_the_exporters_store(start_collector: StartCollector) -> None:
