@@ -14,7 +14,12 @@ $(BIN)/spanhouse: pyproject.toml
 run: $(BIN)/spanhouse
 	$(BIN)/spanhouse run --config collector.yaml
 
+# mypy runs no import hooks, so it reads the folders through links named as they are installed
+# (spanhouse.collector, ...: pyproject.toml's package-dir).
+TYPECHECK := build/typecheck/spanhouse
 lint: $(BIN)/spanhouse
+	mkdir -p $(TYPECHECK)
+	for folder in collector adapters exporters proto; do ln -sfn ../../../$$folder $(TYPECHECK)/$$folder; done
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 

@@ -12,12 +12,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-from adapters import agentvista, dynamiq
 from bench import vendor_bodies
 from bench.traces import build_body
-from collector.core.adapter_api import AdapterRequest, Route
-from collector.receivers.adapter.receiver import _decode_json
-from collector.server.limits import DEFAULT_MAX_JSON_DEPTH, check_json_depth
+from spanhouse.adapters import agentvista, dynamiq
+from spanhouse.collector.core.adapter_api import AdapterRequest, Route
+from spanhouse.collector.receivers.adapter.receiver import _decode_json
+from spanhouse.collector.server.limits import DEFAULT_MAX_JSON_DEPTH, check_json_depth
 
 BASE_TIME_NS: Final = 1_764_000_000_000_000_000
 # The load generator's default body sizes (bench.templates.PROTOCOLS).

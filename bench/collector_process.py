@@ -30,7 +30,7 @@ WORKERS_LABEL: Final = "conversion worker processes (decode, to_columns, Native 
 def spanhouse_command() -> list[str]:
     """The `spanhouse` entry point of this interpreter's environment."""
     script = Path(sys.executable).with_name("spanhouse")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "collector.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "spanhouse.collector.cli"]
 
 
 def _stat_cpu_s(stat_text: str) -> float:

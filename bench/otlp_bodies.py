@@ -13,7 +13,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from bench.traces import BodyModel, SpanModel, TraceModel, span_id, trace_id
-from proto.otlp_json import encode_traces
+from spanhouse.proto.otlp_json import encode_traces
 
 SCOPE_NAME: Final = "opentelemetry.instrumentation.genai"
 SCOPE_VERSION: Final = "0.4b0"

@@ -16,12 +16,12 @@ import clickhouse_connect
 
 from bench.otlp_bodies import otlp_protobuf
 from bench.traces import build_body
-from collector.core.component import Traces
-from collector.read.queries import load_query, placeholders
-from exporters.clickhouse.columns import COLUMN_NAMES, COLUMN_TYPES, to_columns
-from exporters.clickhouse.config import ClickHouseConfig
-from exporters.clickhouse.read_only import TEXT_INDEX_DIRECT_READ, readonly_statement
-from exporters.clickhouse.schema import schema_statements
+from spanhouse.collector.core.component import Traces
+from spanhouse.collector.read.queries import load_query, placeholders
+from spanhouse.exporters.clickhouse.columns import COLUMN_NAMES, COLUMN_TYPES, to_columns
+from spanhouse.exporters.clickhouse.config import ClickHouseConfig
+from spanhouse.exporters.clickhouse.read_only import TEXT_INDEX_DIRECT_READ, readonly_statement
+from spanhouse.exporters.clickhouse.schema import schema_statements
 
 BASE_TIME_NS: Final = 1_764_000_000_000_000_000
 SPANS_PER_BATCH: Final = 10_000

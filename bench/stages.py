@@ -18,10 +18,10 @@ import clickhouse_connect
 
 from bench.otlp_bodies import otlp_protobuf
 from bench.traces import build_body
-from collector.core.component import Traces
-from exporters.clickhouse.columns import COLUMN_NAMES, COLUMN_TYPES, to_columns
-from exporters.clickhouse.config import ClickHouseConfig
-from exporters.clickhouse.schema import schema_statements
+from spanhouse.collector.core.component import Traces
+from spanhouse.exporters.clickhouse.columns import COLUMN_NAMES, COLUMN_TYPES, to_columns
+from spanhouse.exporters.clickhouse.config import ClickHouseConfig
+from spanhouse.exporters.clickhouse.schema import schema_statements
 
 BASE_TIME_NS = 1_764_000_000_000_000_000
 

@@ -9,12 +9,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from collector import __version__
-from collector.config.loader import load_config
-from collector.config.model import ServiceConfig
-from collector.core.config.errors import ConfigError
-from collector.registry import default_registry
-from collector.telemetry.logs import configure_logging
+from spanhouse.collector import __version__
+from spanhouse.collector.config.loader import load_config
+from spanhouse.collector.config.model import ServiceConfig
+from spanhouse.collector.core.config.errors import ConfigError
+from spanhouse.collector.registry import default_registry
+from spanhouse.collector.telemetry.logs import configure_logging
 
 logger = logging.getLogger("spanhouse")
 
@@ -26,8 +26,8 @@ def _load(path: str) -> ServiceConfig:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from collector.server.fd_budget import raise_open_file_limit
-    from collector.service import Service
+    from spanhouse.collector.server.fd_budget import raise_open_file_limit
+    from spanhouse.collector.service import Service
 
     config = _load(args.config)
     configure_logging(config.telemetry.logs_level)
@@ -54,8 +54,8 @@ def cmd_version(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    from collector.sql import format_result
-    from collector.sql_command import run_read_only_query
+    from spanhouse.collector.sql import format_result
+    from spanhouse.collector.sql_command import run_read_only_query
 
     config = _load(args.config)
     columns, rows = run_read_only_query(config, args.query, exporter_id=args.exporter)
@@ -66,7 +66,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
 def cmd_schema(args: argparse.Namespace) -> int:
     import orjson
 
-    from collector.config.jsonschema import build_schema
+    from spanhouse.collector.config.jsonschema import build_schema
 
     schema = build_schema(default_registry())
     sys.stdout.write(orjson.dumps(schema, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import ipaddress
 import logging
 
-from collector.config.model import ServiceConfig
-from collector.core.config.types import split_address
+from spanhouse.collector.config.model import ServiceConfig
+from spanhouse.collector.core.config.types import split_address
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from collector.core.component import Consumer, Traces, mutates_data
+from spanhouse.collector.core.component import Consumer, Traces, mutates_data
 
 
 def copy_traces(traces: Traces) -> Traces:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from importlib.metadata import entry_points
 from typing import Final
 
-from collector.core.component import Factory, Kind
+from spanhouse.collector.core.component import Factory, Kind
 
 logger = logging.getLogger(__name__)
 
@@ -55,22 +55,22 @@ class Registry:
 
 def builtin_factories() -> list[Factory]:
     # Imported here so that importing the registry stays cheap and cycle-free.
-    from collector.extensions.health_check import FACTORY as health_check
-    from collector.extensions.query_api.factory import FACTORY as query_api
-    from collector.processors.batch import FACTORY as batch
-    from collector.processors.governance import FACTORY as governance
-    from collector.processors.memory_limiter import FACTORY as memory_limiter
-    from collector.receivers.otlp.factory import FACTORY as otlp
-    from exporters.clickhouse.factory import FACTORY as clickhouse
-    from exporters.debug import FACTORY as debug
-    from exporters.file import FACTORY as file
+    from spanhouse.collector.extensions.health_check import FACTORY as health_check
+    from spanhouse.collector.extensions.query_api.factory import FACTORY as query_api
+    from spanhouse.collector.processors.batch import FACTORY as batch
+    from spanhouse.collector.processors.governance import FACTORY as governance
+    from spanhouse.collector.processors.memory_limiter import FACTORY as memory_limiter
+    from spanhouse.collector.receivers.otlp.factory import FACTORY as otlp
+    from spanhouse.exporters.clickhouse.factory import FACTORY as clickhouse
+    from spanhouse.exporters.debug import FACTORY as debug
+    from spanhouse.exporters.file import FACTORY as file
 
     return [otlp, batch, memory_limiter, governance, clickhouse, debug, file, health_check, query_api]
 
 
 def adapter_factories() -> list[Factory]:
-    from collector.core.adapter_api import AdapterPlugin
-    from collector.receivers.adapter.receiver import adapter_receiver_factory
+    from spanhouse.collector.core.adapter_api import AdapterPlugin
+    from spanhouse.collector.receivers.adapter.receiver import adapter_receiver_factory
 
     factories = []
     for entry in sorted(entry_points(group=ADAPTER_ENTRY_POINT_GROUP), key=lambda item: item.name):

@@ -12,21 +12,21 @@ import signal
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from collector.auth import Authenticator
-from collector.config.model import ComponentConfig, ServiceConfig
-from collector.core.component import Consumer, CreateSettings, mutates_data
-from collector.core.metrics import Metrics, register_process_metrics
-from collector.core.status import StatusBoard
-from collector.core.storage import StorageClient, StorageProvider, choose_storage
-from collector.exposure import warn_if_exposed_without_auth
-from collector.fanout import Declared, fan_out
-from collector.server.fd_budget import UNLIMITED, ConnectionBudget
-from collector.server.guard import TokenRateLimits
-from collector.server.http_host import HttpServers
-from collector.sql_command import QuerySockets
-from collector.telemetry.server import DEFAULT_SETTINGS as METRICS_LISTENER
-from collector.telemetry.server import MetricsServer
-from exporters.queue.sending_queue import QueuedExporter
+from spanhouse.collector.auth import Authenticator
+from spanhouse.collector.config.model import ComponentConfig, ServiceConfig
+from spanhouse.collector.core.component import Consumer, CreateSettings, mutates_data
+from spanhouse.collector.core.metrics import Metrics, register_process_metrics
+from spanhouse.collector.core.status import StatusBoard
+from spanhouse.collector.core.storage import StorageClient, StorageProvider, choose_storage
+from spanhouse.collector.exposure import warn_if_exposed_without_auth
+from spanhouse.collector.fanout import Declared, fan_out
+from spanhouse.collector.server.fd_budget import UNLIMITED, ConnectionBudget
+from spanhouse.collector.server.guard import TokenRateLimits
+from spanhouse.collector.server.http_host import HttpServers
+from spanhouse.collector.sql_command import QuerySockets
+from spanhouse.collector.telemetry.server import DEFAULT_SETTINGS as METRICS_LISTENER
+from spanhouse.collector.telemetry.server import MetricsServer
+from spanhouse.exporters.queue.sending_queue import QueuedExporter
 
 logger = logging.getLogger(__name__)
 

@@ -10,13 +10,19 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from collector.config.model import ServiceConfig
-from collector.core.component import CreateSettings
-from collector.core.metrics import Metrics
-from collector.core.storage import NoStorageError, StorageClient, StorageProvider, choose_storage
-from collector.sql import QueryResult, QueryServer, SocketSecurityError, query_running_collector, socket_path_for
-from exporters.clickhouse.exporter import ClickHouseExporter
-from exporters.clickhouse.store import ClickHouseStore
+from spanhouse.collector.config.model import ServiceConfig
+from spanhouse.collector.core.component import CreateSettings
+from spanhouse.collector.core.metrics import Metrics
+from spanhouse.collector.core.storage import NoStorageError, StorageClient, StorageProvider, choose_storage
+from spanhouse.collector.sql import (
+    QueryResult,
+    QueryServer,
+    SocketSecurityError,
+    query_running_collector,
+    socket_path_for,
+)
+from spanhouse.exporters.clickhouse.exporter import ClickHouseExporter
+from spanhouse.exporters.clickhouse.store import ClickHouseStore
 
 logger = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from typing import Final, Literal, get_args
 
 import orjson
 
-from collector.core.component import CreateSettings, Factory, Host, Kind, Traces, span_count
-from collector.core.metrics import Counter, exporter_sent_spans
-from proto.otlp_json import encode_traces
+from spanhouse.collector.core.component import CreateSettings, Factory, Host, Kind, Traces, span_count
+from spanhouse.collector.core.metrics import Counter, exporter_sent_spans
+from spanhouse.proto.otlp_json import encode_traces
 
 Verbosity = Literal["basic", "normal", "detailed"]
 VERBOSITIES: Final[tuple[str, ...]] = get_args(Verbosity)

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, BinaryIO, Final
 
-from collector.core.component import CreateSettings, Factory, Host, Kind, Traces, span_count
-from collector.core.config.types import PATH
-from collector.core.errors import RetryableError
-from collector.core.metrics import Counter, exporter_sent_spans
-from proto.otlp_json import encode_traces
+from spanhouse.collector.core.component import CreateSettings, Factory, Host, Kind, Traces, span_count
+from spanhouse.collector.core.config.types import PATH
+from spanhouse.collector.core.errors import RetryableError
+from spanhouse.collector.core.metrics import Counter, exporter_sent_spans
+from spanhouse.proto.otlp_json import encode_traces
 
 MIB: Final = 1024 * 1024
 

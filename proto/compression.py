@@ -8,7 +8,7 @@ from typing import Final
 
 import zstandard
 
-from proto.errors import DecompressedTooLargeError, MalformedPayloadError, UnknownEncodingError
+from spanhouse.proto.errors import DecompressedTooLargeError, MalformedPayloadError, UnknownEncodingError
 
 # Names as sent in Content-Encoding / grpc-encoding, mapped to the codec that undoes them.
 # "zlib" and "x-gzip" are aliases the Go collector and some clients use.

@@ -12,9 +12,9 @@ import orjson
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
-from proto.errors import MalformedPayloadError
-from proto.otlp_json_encode import encode_message_json, encode_traces
-from proto.otlp_json_fields import MAX_ANY_VALUE_DEPTH, DecodeError, describe, fields_for, fill
+from spanhouse.proto.errors import MalformedPayloadError
+from spanhouse.proto.otlp_json_encode import encode_message_json, encode_traces
+from spanhouse.proto.otlp_json_fields import MAX_ANY_VALUE_DEPTH, DecodeError, describe, fields_for, fill
 
 __all__ = ["MAX_ANY_VALUE_DEPTH", "SpanDefects", "decode_traces", "decode_traces_keeping_valid_spans",
            "encode_message_json", "encode_traces"]

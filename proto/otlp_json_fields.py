@@ -16,7 +16,7 @@ import orjson
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-from proto.otlp_json_encode import is_repeated
+from spanhouse.proto.otlp_json_encode import is_repeated
 
 # AnyValue arrays and kvlists nested deeper than this are refused. Not 64: whatever we accept
 # must parse again as protobuf (queue, gRPC forwarding), and upb refuses messages nested over

@@ -9,7 +9,7 @@ from google.protobuf.message import DecodeError
 from google.rpc.error_details_pb2 import RetryInfo
 from google.rpc.status_pb2 import Status
 
-from proto.otlp_json import encode_message_json
+from spanhouse.proto.otlp_json import encode_message_json
 
 
 def _code_number(code: int | grpc.StatusCode) -> int:

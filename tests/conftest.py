@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from collector.config.loader import load_config
-from collector.core.component import Traces, span_count
-from collector.core.errors import PipelineError
-from collector.registry import default_registry
-from collector.service import Service
+from spanhouse.collector.config.loader import load_config
+from spanhouse.collector.core.component import Traces, span_count
+from spanhouse.collector.core.errors import PipelineError
+from spanhouse.collector.registry import default_registry
+from spanhouse.collector.service import Service
 from tests.support.configs import collector_config
 
 # The one Host double and clock double live in tests/support/doubles.py; re-exported here.

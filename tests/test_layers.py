@@ -12,6 +12,7 @@ from typing import Final
 
 REPO: Final = Path(__file__).resolve().parents[1]
 PACKAGES: Final = ("proto", "collector", "exporters", "adapters")
+NAMESPACE: Final = "spanhouse."
 
 WIRE, CORE, SHARED, COMPONENT, SHELL = range(5)
 LAYER_NAMES: Final = ("wire format", "core", "shared library", "component", "shell")
@@ -52,11 +53,12 @@ def our_modules() -> dict[str, Path]:
 
 def imports(module: str, path: Path, known: dict[str, Path]) -> Iterator[Import]:
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        # Installed, every folder is `spanhouse.<folder>`; the graph is drawn by folder.
         if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
+            names = [alias.name.removeprefix(NAMESPACE) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in known else node.module
-                     for alias in node.names]
+            base = node.module.removeprefix(NAMESPACE)
+            names = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names]
         else:
             continue
         for name in names:

@@ -1,7 +1,8 @@
-"""The `agentvista` adapter: AgentVista as OTLP spans. The entry point `adapters.agentvista:PLUGIN` names it."""
+"""The `agentvista` adapter: AgentVista as OTLP spans. The entry point
+`spanhouse.adapters.agentvista:PLUGIN` names it."""
 
 from __future__ import annotations
 
-from adapters.agentvista.plugin import PLUGIN
+from spanhouse.adapters.agentvista.plugin import PLUGIN
 
 __all__ = ["PLUGIN"]

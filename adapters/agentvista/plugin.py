@@ -13,19 +13,19 @@ from typing import Annotated, Any, Final
 import orjson
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from adapters.agentvista.read import read_routes
-from adapters.agentvista.spans import SCOPE_NAME, fill_child_span, fill_root_span, trace_ids
-from adapters.agentvista.state import (
+from spanhouse.adapters.agentvista.read import read_routes
+from spanhouse.adapters.agentvista.spans import SCOPE_NAME, fill_child_span, fill_root_span, trace_ids
+from spanhouse.adapters.agentvista.state import (
     AGENT_RECORD_TTL_S,
     AGENTS_NAMESPACE,
     SPANS_NAMESPACE,
     USAGE_KEPT_AFTER_MONTH_S,
     USAGE_NAMESPACE,
 )
-from adapters.agentvista.validate import InvalidTraceError, ValidTrace, validate_trace
-from adapters.common.attributes import put
-from adapters.common.messages import describe, quote
-from collector.core.adapter_api import (
+from spanhouse.adapters.agentvista.validate import InvalidTraceError, ValidTrace, validate_trace
+from spanhouse.adapters.common.attributes import put
+from spanhouse.adapters.common.messages import describe, quote
+from spanhouse.collector.core.adapter_api import (
     AdapterConfig,
     AdapterPlugin,
     AdapterRequest,
@@ -36,9 +36,9 @@ from collector.core.adapter_api import (
     StateView,
     StateWrite,
 )
-from collector.core.agents import agent_id
-from collector.core.component import Traces
-from collector.core.config.types import ADDRESS
+from spanhouse.collector.core.agents import agent_id
+from spanhouse.collector.core.component import Traces
+from spanhouse.collector.core.config.types import ADDRESS
 
 logger = logging.getLogger(__name__)
 

@@ -11,10 +11,10 @@ from typing import Any, Final
 
 import orjson
 
-from adapters.agentvista.read_shape import as_uuid, trace_header, vendor_spans
-from adapters.agentvista.state import AGENT_RECORD_TTL_S, AGENTS_NAMESPACE
-from adapters.common.messages import describe
-from collector.core.adapter_api import (
+from spanhouse.adapters.agentvista.read_shape import as_uuid, trace_header, vendor_spans
+from spanhouse.adapters.agentvista.state import AGENT_RECORD_TTL_S, AGENTS_NAMESPACE
+from spanhouse.adapters.common.messages import describe
+from spanhouse.collector.core.adapter_api import (
     AdapterRequest,
     AdapterResponse,
     ServiceRoute,
@@ -22,11 +22,11 @@ from collector.core.adapter_api import (
     ServiceUnavailable,
     StateWrite,
 )
-from collector.core.agents import agent_id
-from collector.read.outcomes import Outcome
-from collector.read.params import BadParameterError, iso_time, parse_trace_id
-from collector.read.store import TraceStore
-from collector.read.views import agent_stats_json
+from spanhouse.collector.core.agents import agent_id
+from spanhouse.collector.read.outcomes import Outcome
+from spanhouse.collector.read.params import BadParameterError, iso_time, parse_trace_id
+from spanhouse.collector.read.store import TraceStore
+from spanhouse.collector.read.views import agent_stats_json
 
 TRACE_PATH: Final = "/api/v1/dashboard/traces/{trace_id}"
 COMPARE_AGENTS_PATH: Final = "/api/v1/dashboard/traces/compare-agents"

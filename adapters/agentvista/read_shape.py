@@ -10,10 +10,10 @@ from typing import Any, Final
 
 import orjson
 
-from adapters.agentvista.spans import SCOPE_NAME
-from collector.core.agents import agent_id
-from collector.read.params import iso_time
-from collector.read.views import declared_success, milliseconds
+from spanhouse.adapters.agentvista.spans import SCOPE_NAME
+from spanhouse.collector.core.agents import agent_id
+from spanhouse.collector.read.params import iso_time
+from spanhouse.collector.read.views import declared_success, milliseconds
 
 # gen_ai.operation.name -> the AgentVista span `type` it reads back as (the inverse of
 # adapters/agentvista/spans.py's _OPERATIONS, one type per operation).

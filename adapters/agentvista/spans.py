@@ -10,9 +10,9 @@ from typing import Any, Final
 
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from adapters.agentvista.validate import Money, ValidSpan, ValidTrace
-from adapters.common.attributes import put
-from adapters.common.ids import derived_span_id, span_id_from, trace_id_from
+from spanhouse.adapters.agentvista.validate import Money, ValidSpan, ValidTrace
+from spanhouse.adapters.common.attributes import put
+from spanhouse.adapters.common.ids import derived_span_id, span_id_from, trace_id_from
 
 _CLIENT: Final = Span.SpanKind.SPAN_KIND_CLIENT
 _INTERNAL: Final = Span.SpanKind.SPAN_KIND_INTERNAL

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
 
-from adapters.common.attributes import to_json
-from adapters.common.messages import describe, quote
-from adapters.common.times import MAX_TIME_NS, checked_ns
+from spanhouse.adapters.common.attributes import to_json
+from spanhouse.adapters.common.messages import describe, quote
+from spanhouse.adapters.common.times import MAX_TIME_NS, checked_ns
 
 # The trace statuses AgentVista documents (GET /dashboard/traces/{trace_id}). Span statuses
 # are not documented, so any string is accepted for them.

@@ -8,11 +8,11 @@ import math
 from collections.abc import Mapping
 from typing import Any, Final
 
-from adapters.common.attributes import to_json
-from adapters.common.ids import derived_span_id, trace_id_from
-from adapters.common.messages import describe, quote
-from adapters.common.times import checked_ns
-from collector.core.adapter_api import AdapterResponse, AdapterResult
+from spanhouse.adapters.common.attributes import to_json
+from spanhouse.adapters.common.ids import derived_span_id, trace_id_from
+from spanhouse.adapters.common.messages import describe, quote
+from spanhouse.adapters.common.times import checked_ns
+from spanhouse.collector.core.adapter_api import AdapterResponse, AdapterResult
 
 SCOPE_NAME: Final = "spanhouse.aitracer"
 SERVICE_NAME: Final = "aitracer"

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from adapters.aitracer.common import (
+from spanhouse.adapters.aitracer.common import (
     InvalidRequestError,
     check_storable,
     error_response,
@@ -21,10 +21,10 @@ from adapters.aitracer.common import (
     require_object,
     text,
 )
-from adapters.common.attributes import to_json
-from adapters.common.messages import describe, quote
-from collector.core.adapter_api import AdapterRequest, AdapterResponse, Services
-from collector.core.storage import FEEDBACK_TABLE, NoStorageError
+from spanhouse.adapters.common.attributes import to_json
+from spanhouse.adapters.common.messages import describe, quote
+from spanhouse.collector.core.adapter_api import AdapterRequest, AdapterResponse, Services
+from spanhouse.collector.core.storage import FEEDBACK_TABLE, NoStorageError
 
 logger = logging.getLogger(__name__)
 

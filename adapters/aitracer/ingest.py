@@ -15,7 +15,7 @@ from typing import Any, Final
 import orjson
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from adapters.aitracer.common import (
+from spanhouse.adapters.aitracer.common import (
     SCOPE_NAME,
     SERVICE_NAME,
     InvalidRequestError,
@@ -31,10 +31,10 @@ from adapters.aitracer.common import (
     time_ns,
     trace_link,
 )
-from adapters.common.attributes import new_traces, put, to_json
-from adapters.common.ids import derived_span_id, span_id_from, trace_id_from
-from adapters.common.messages import describe
-from collector.core.adapter_api import AdapterRequest, AdapterResponse, AdapterResult, StateView, StateWrite
+from spanhouse.adapters.common.attributes import new_traces, put, to_json
+from spanhouse.adapters.common.ids import derived_span_id, span_id_from, trace_id_from
+from spanhouse.adapters.common.messages import describe
+from spanhouse.collector.core.adapter_api import AdapterRequest, AdapterResponse, AdapterResult, StateView, StateWrite
 
 SEEN_NAMESPACE: Final = "aitracer.records"
 MAX_RECORDS_PER_REQUEST: Final = 1000

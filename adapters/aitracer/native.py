@@ -12,7 +12,7 @@ from typing import Any, Final
 import orjson
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from adapters.aitracer.common import (
+from spanhouse.adapters.aitracer.common import (
     SCOPE_NAME,
     SERVICE_NAME,
     InvalidRequestError,
@@ -25,9 +25,9 @@ from adapters.aitracer.common import (
     root_span_id,
     text,
 )
-from adapters.common.attributes import new_traces, put, to_json
-from adapters.common.messages import describe
-from collector.core.adapter_api import AdapterRequest, AdapterResponse, AdapterResult, StateView, StateWrite
+from spanhouse.adapters.common.attributes import new_traces, put, to_json
+from spanhouse.adapters.common.messages import describe
+from spanhouse.collector.core.adapter_api import AdapterRequest, AdapterResponse, AdapterResult, StateView, StateWrite
 
 NATIVE_NAMESPACE: Final = "aitracer.native"
 # Fields mapped to OTLP fields or convention attributes; all others become aitracer.<field>.

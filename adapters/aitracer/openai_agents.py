@@ -15,7 +15,7 @@ from typing import Any, Final
 
 import orjson
 
-from adapters.aitracer.common import (
+from spanhouse.adapters.aitracer.common import (
     InvalidRequestError,
     bad_request,
     check_storable,
@@ -23,10 +23,10 @@ from adapters.aitracer.common import (
     text,
     time_ns,
 )
-from adapters.aitracer.openai_agents_spans import AgentSpan, TraceHeader, agent_span, root_span
-from adapters.common.attributes import new_traces
-from adapters.common.messages import describe, quote
-from collector.core.adapter_api import AdapterRequest, AdapterResponse, AdapterResult, StateView, StateWrite
+from spanhouse.adapters.aitracer.openai_agents_spans import AgentSpan, TraceHeader, agent_span, root_span
+from spanhouse.adapters.common.attributes import new_traces
+from spanhouse.adapters.common.messages import describe, quote
+from spanhouse.collector.core.adapter_api import AdapterRequest, AdapterResponse, AdapterResult, StateView, StateWrite
 
 SEEN_NAMESPACE: Final = "openai_agents.seen"
 HEADERS_NAMESPACE: Final = "openai_agents.traces"

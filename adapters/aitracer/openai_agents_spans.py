@@ -11,9 +11,9 @@ from typing import Any, Final
 
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from adapters.aitracer.common import link_trace_id, root_span_id
-from adapters.common.attributes import put, to_json
-from adapters.common.ids import span_id_from
+from spanhouse.adapters.aitracer.common import link_trace_id, root_span_id
+from spanhouse.adapters.common.attributes import put, to_json
+from spanhouse.adapters.common.ids import span_id_from
 
 _CLIENT: Final = Span.SpanKind.SPAN_KIND_CLIENT
 _INTERNAL: Final = Span.SpanKind.SPAN_KIND_INTERNAL

@@ -9,15 +9,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Final
 
-from adapters.aitracer.common import error_response
-from adapters.aitracer.feedback import handle_feedback
-from adapters.aitracer.ingest import handle_guardrails, handle_tool_calls
-from adapters.aitracer.native import handle_native
-from adapters.aitracer.openai_agents import handle_agents
-from adapters.aitracer.proxy import ProxyConfig, ResponsesProxy
-from adapters.aitracer.webhooks import SIGNATURES_NAMESPACE, handle_webhook_body, verify_signature
-from collector.auth.config import TENANT_PATTERN
-from collector.core.adapter_api import (
+from spanhouse.adapters.aitracer.common import error_response
+from spanhouse.adapters.aitracer.feedback import handle_feedback
+from spanhouse.adapters.aitracer.ingest import handle_guardrails, handle_tool_calls
+from spanhouse.adapters.aitracer.native import handle_native
+from spanhouse.adapters.aitracer.openai_agents import handle_agents
+from spanhouse.adapters.aitracer.proxy import ProxyConfig, ResponsesProxy
+from spanhouse.adapters.aitracer.webhooks import SIGNATURES_NAMESPACE, handle_webhook_body, verify_signature
+from spanhouse.collector.auth.config import TENANT_PATTERN
+from spanhouse.collector.core.adapter_api import (
     AdapterConfig,
     AdapterPlugin,
     AdapterRequest,
@@ -28,7 +28,7 @@ from collector.core.adapter_api import (
     Services,
     StateWrite,
 )
-from collector.core.config.types import ADDRESS, DURATION
+from spanhouse.collector.core.config.types import ADDRESS, DURATION
 
 DEFAULT_ENDPOINT: Final = "127.0.0.1:4412"
 TRACES_PATH: Final = "/api/traces"

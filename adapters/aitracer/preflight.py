@@ -11,8 +11,8 @@ from typing import Any, Final, Literal
 import orjson
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from adapters.common.attributes import put, to_json
-from collector.governance.rules import (
+from spanhouse.adapters.common.attributes import put, to_json
+from spanhouse.collector.governance.rules import (
     MODEL_NOT_ALLOWED,
     PII_RULES,
     find_pii,

@@ -17,8 +17,8 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from adapters.aitracer.common import error_response, link_trace_id, root_span_id
-from adapters.aitracer.preflight import (
+from spanhouse.adapters.aitracer.common import error_response, link_trace_id, root_span_id
+from spanhouse.adapters.aitracer.preflight import (
     EventStreamReader,
     Exchange,
     PiiMode,
@@ -26,11 +26,17 @@ from adapters.aitracer.preflight import (
     exchange_span,
     preflight,
 )
-from adapters.common.attributes import new_traces
-from adapters.common.ids import trace_id_from
-from collector.core.adapter_api import AdapterRequest, AdapterResponse, ConsumeRefused, Services, StreamingAnswer
-from collector.core.config.types import BYTE_SIZE, DURATION
-from collector.governance.rules import PII_RULES
+from spanhouse.adapters.common.attributes import new_traces
+from spanhouse.adapters.common.ids import trace_id_from
+from spanhouse.collector.core.adapter_api import (
+    AdapterRequest,
+    AdapterResponse,
+    ConsumeRefused,
+    Services,
+    StreamingAnswer,
+)
+from spanhouse.collector.core.config.types import BYTE_SIZE, DURATION
+from spanhouse.collector.governance.rules import PII_RULES
 
 logger = logging.getLogger(__name__)
 

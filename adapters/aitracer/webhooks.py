@@ -14,7 +14,7 @@ from typing import Any, Final
 import orjson
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from adapters.aitracer.common import (
+from spanhouse.adapters.aitracer.common import (
     SCOPE_NAME,
     SERVICE_NAME,
     InvalidRequestError,
@@ -22,10 +22,10 @@ from adapters.aitracer.common import (
     require_object,
     time_ns,
 )
-from adapters.common.attributes import new_traces, put, to_json
-from adapters.common.ids import derived_span_id, trace_id_from
-from adapters.common.messages import describe, quote
-from collector.core.adapter_api import AdapterRequest, AdapterResponse, AdapterResult, StateView, StateWrite
+from spanhouse.adapters.common.attributes import new_traces, put, to_json
+from spanhouse.adapters.common.ids import derived_span_id, trace_id_from
+from spanhouse.adapters.common.messages import describe, quote
+from spanhouse.collector.core.adapter_api import AdapterRequest, AdapterResponse, AdapterResult, StateView, StateWrite
 
 TIMESTAMP_HEADER: Final = "x-aitracer-delivery-timestamp"
 SIGNATURE_HEADER: Final = "x-aitracer-signature"

@@ -1,7 +1,7 @@
-"""The `archal` adapter: Archal as OTLP spans. The entry point `adapters.archal:PLUGIN` names it."""
+"""The `archal` adapter: Archal as OTLP spans. The entry point `spanhouse.adapters.archal:PLUGIN` names it."""
 
 from __future__ import annotations
 
-from adapters.archal.plugin import PLUGIN
+from spanhouse.adapters.archal.plugin import PLUGIN
 
 __all__ = ["PLUGIN"]

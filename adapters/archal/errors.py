@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from collector.core.adapter_api import AdapterResponse
+from spanhouse.collector.core.adapter_api import AdapterResponse
 
 MAX_DETAIL_CHARS: Final = 2000
 # `error` carries the status title and `message` the description the Archal OpenAPI gives each

@@ -10,7 +10,7 @@ from typing import Any, Final
 
 import orjson
 
-from adapters.common.attributes import to_json
+from spanhouse.adapters.common.attributes import to_json
 
 # Nesting levels accepted in a request body (the body itself is level 1). orjson encodes at most
 # 254 levels, so everything accepted can be stored again as JSON; OTLP/JSON at its deepest legal

@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Final
 
-from adapters.archal.errors import error_response
-from adapters.archal.sessions import handle_sessions
-from adapters.archal.traces import handle_traces
-from collector.core.adapter_api import (
+from spanhouse.adapters.archal.errors import error_response
+from spanhouse.adapters.archal.sessions import handle_sessions
+from spanhouse.adapters.archal.traces import handle_traces
+from spanhouse.collector.core.adapter_api import (
     AdapterConfig,
     AdapterPlugin,
     AdapterRequest,
@@ -22,7 +22,7 @@ from collector.core.adapter_api import (
     Route,
     StateView,
 )
-from collector.core.config.types import ADDRESS
+from spanhouse.collector.core.config.types import ADDRESS
 
 DEFAULT_ENDPOINT: Final = "127.0.0.1:4410"
 TRACES_PATH: Final = "/api/traces"

@@ -12,14 +12,14 @@ from urllib.parse import quote
 import orjson
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from adapters.archal.errors import bad_request
-from adapters.archal.json_values import digest, dump_json, find_problem, widen_to_strings
-from adapters.archal.traces import SCOPE_NAME
-from adapters.common.attributes import new_traces, put, put_flattened
-from adapters.common.ids import derived_span_id, trace_id_from
-from adapters.common.messages import describe
-from collector.core.adapter_api import AdapterRequest, AdapterResponse, AdapterResult, StateView, StateWrite
-from collector.core.component import Traces
+from spanhouse.adapters.archal.errors import bad_request
+from spanhouse.adapters.archal.json_values import digest, dump_json, find_problem, widen_to_strings
+from spanhouse.adapters.archal.traces import SCOPE_NAME
+from spanhouse.adapters.common.attributes import new_traces, put, put_flattened
+from spanhouse.adapters.common.ids import derived_span_id, trace_id_from
+from spanhouse.adapters.common.messages import describe
+from spanhouse.collector.core.adapter_api import AdapterRequest, AdapterResponse, AdapterResult, StateView, StateWrite
+from spanhouse.collector.core.component import Traces
 
 SESSIONS_NAMESPACE: Final = "archal.sessions"
 IDEMPOTENCY_HEADER: Final = "idempotency-key"  # AdapterRequest lowercases header names

@@ -8,15 +8,15 @@ from typing import Any, Final
 
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from adapters.archal.errors import bad_request
-from adapters.archal.json_values import digest, dump_json, inspect, widen_to_strings
-from adapters.common.attributes import new_traces, put, put_flattened
-from adapters.common.ids import derived_span_id, span_id_from, trace_id_from
-from adapters.common.times import TimeFormatError, to_ns
-from collector.core.adapter_api import AdapterRequest, AdapterResponse, AdapterResult
-from collector.core.component import Traces
-from proto.errors import MalformedPayloadError
-from proto.otlp_json import decode_traces
+from spanhouse.adapters.archal.errors import bad_request
+from spanhouse.adapters.archal.json_values import digest, dump_json, inspect, widen_to_strings
+from spanhouse.adapters.common.attributes import new_traces, put, put_flattened
+from spanhouse.adapters.common.ids import derived_span_id, span_id_from, trace_id_from
+from spanhouse.adapters.common.times import TimeFormatError, to_ns
+from spanhouse.collector.core.adapter_api import AdapterRequest, AdapterResponse, AdapterResult
+from spanhouse.collector.core.component import Traces
+from spanhouse.proto.errors import MalformedPayloadError
+from spanhouse.proto.otlp_json import decode_traces
 
 SCOPE_NAME: Final = "spanhouse.adapters.archal"
 DEFAULT_SERVICE_NAME: Final = "archal"

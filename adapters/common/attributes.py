@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
-from collector.core.component import Traces
+from spanhouse.collector.core.component import Traces
 
 
 def is_utf8(text: str) -> bool:

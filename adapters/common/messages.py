@@ -7,7 +7,7 @@ from typing import Any, Final
 
 import orjson
 
-from adapters.common.attributes import clean_text
+from spanhouse.adapters.common.attributes import clean_text
 
 # Vendor text quoted in an error message is cut to this many characters.
 MAX_QUOTED_CHARS: Final = 80

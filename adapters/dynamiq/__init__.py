@@ -1,7 +1,7 @@
-"""The `dynamiq` adapter: Dynamiq as OTLP spans. The entry point `adapters.dynamiq:PLUGIN` names it."""
+"""The `dynamiq` adapter: Dynamiq as OTLP spans. The entry point `spanhouse.adapters.dynamiq:PLUGIN` names it."""
 
 from __future__ import annotations
 
-from adapters.dynamiq.plugin import PLUGIN
+from spanhouse.adapters.dynamiq.plugin import PLUGIN
 
 __all__ = ["PLUGIN"]

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from adapters.common.attributes import clean_text
+from spanhouse.adapters.common.attributes import clean_text
 
 
 def json_text(value: Any) -> str:

@@ -9,9 +9,9 @@ from typing import Any, Final
 
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from adapters.common.attributes import clean_text
-from adapters.dynamiq.attributes import json_text, put, put_strings
-from adapters.dynamiq.validate import Run
+from spanhouse.adapters.common.attributes import clean_text
+from spanhouse.adapters.dynamiq.attributes import json_text, put, put_strings
+from spanhouse.adapters.dynamiq.validate import Run
 
 # Dynamiq node class (or connection class) name, lowercased -> gen_ai.provider.name.
 PROVIDERS: Final = {

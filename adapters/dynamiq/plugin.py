@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Final
 
-from adapters.common.attributes import clean_text
-from adapters.dynamiq.spans import to_traces
-from adapters.dynamiq.validate import validate
-from collector.core.adapter_api import (
+from spanhouse.adapters.common.attributes import clean_text
+from spanhouse.adapters.dynamiq.spans import to_traces
+from spanhouse.adapters.dynamiq.validate import validate
+from spanhouse.collector.core.adapter_api import (
     AdapterConfig,
     AdapterPlugin,
     AdapterRequest,
@@ -29,7 +29,7 @@ from collector.core.adapter_api import (
     Route,
     StateView,
 )
-from collector.core.config.types import ADDRESS
+from spanhouse.collector.core.config.types import ADDRESS
 
 # Go's http.StatusText, which the Dynamiq collector's error bodies use as `message`.
 STATUS_TEXT: Final = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",

@@ -8,12 +8,12 @@ from typing import Any, Final
 
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from adapters.common.attributes import clean_text
-from adapters.common.ids import span_id_from, trace_id_from
-from adapters.dynamiq.attributes import json_text, put, put_strings
-from adapters.dynamiq.genai import put_genai
-from adapters.dynamiq.validate import VALIDATED_FIELDS, Run, checked_time, text_problem
-from collector.core.component import Traces
+from spanhouse.adapters.common.attributes import clean_text
+from spanhouse.adapters.common.ids import span_id_from, trace_id_from
+from spanhouse.adapters.dynamiq.attributes import json_text, put, put_strings
+from spanhouse.adapters.dynamiq.genai import put_genai
+from spanhouse.adapters.dynamiq.validate import VALIDATED_FIELDS, Run, checked_time, text_problem
+from spanhouse.collector.core.component import Traces
 
 # Fields this adapter maps itself; any other field of a run is kept as `dynamiq.<field>`.
 MAPPED_FIELDS: Final = frozenset({*VALIDATED_FIELDS, "parent_run_id", "session_id", "input", "output", "error",

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from adapters.common.attributes import clean_text, is_utf8
-from adapters.common.times import MAX_TIME_NS, TimeFormatError, iso_to_ns
-from collector.server.limits import json_deeper_than
+from spanhouse.adapters.common.attributes import clean_text, is_utf8
+from spanhouse.adapters.common.times import MAX_TIME_NS, TimeFormatError, iso_to_ns
+from spanhouse.collector.server.limits import json_deeper_than
 
 RUN_TYPES: Final = frozenset({"workflow", "flow", "node"})
 RUN_STATUSES: Final = frozenset({"succeeded", "failed", "skipped", "canceled"})

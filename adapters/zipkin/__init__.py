@@ -1,7 +1,7 @@
-"""The `zipkin` adapter: Zipkin v2 JSON as OTLP spans. The entry point `adapters.zipkin:PLUGIN` names it."""
+"""The `zipkin` adapter: Zipkin v2 JSON as OTLP spans. The entry point `spanhouse.adapters.zipkin:PLUGIN` names it."""
 
 from __future__ import annotations
 
-from adapters.zipkin.plugin import PLUGIN
+from spanhouse.adapters.zipkin.plugin import PLUGIN
 
 __all__ = ["PLUGIN"]

@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Final
 
-from adapters.common.attributes import clean_text
-from adapters.common.messages import describe
-from adapters.zipkin.spans import to_traces
-from adapters.zipkin.validate import SpanError, ZipkinSpan, read_span
-from collector.core.adapter_api import (
+from spanhouse.adapters.common.attributes import clean_text
+from spanhouse.adapters.common.messages import describe
+from spanhouse.adapters.zipkin.spans import to_traces
+from spanhouse.adapters.zipkin.validate import SpanError, ZipkinSpan, read_span
+from spanhouse.collector.core.adapter_api import (
     AdapterConfig,
     AdapterPlugin,
     AdapterRequest,
@@ -22,7 +22,7 @@ from collector.core.adapter_api import (
     Route,
     StateView,
 )
-from collector.core.config.types import ADDRESS
+from spanhouse.collector.core.config.types import ADDRESS
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,9 +9,15 @@ from typing import Any, Final
 import orjson
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from adapters.common.attributes import clean_text, put
-from adapters.zipkin.validate import NO_SERVICE_NAME, SCOPE_NAME_TAGS, SCOPE_VERSION_TAGS, ZipkinSpan, first_tag
-from collector.core.component import Traces
+from spanhouse.adapters.common.attributes import clean_text, put
+from spanhouse.adapters.zipkin.validate import (
+    NO_SERVICE_NAME,
+    SCOPE_NAME_TAGS,
+    SCOPE_VERSION_TAGS,
+    ZipkinSpan,
+    first_tag,
+)
+from spanhouse.collector.core.component import Traces
 
 KINDS: Final = {"CLIENT": Span.SPAN_KIND_CLIENT, "SERVER": Span.SPAN_KIND_SERVER,
                 "PRODUCER": Span.SPAN_KIND_PRODUCER, "CONSUMER": Span.SPAN_KIND_CONSUMER}

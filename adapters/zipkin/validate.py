@@ -12,9 +12,9 @@ from typing import Any, Final
 
 import orjson
 
-from adapters.common.attributes import clean_text
-from adapters.common.messages import describe
-from adapters.common.times import MAX_TIME_NS
+from spanhouse.adapters.common.attributes import clean_text
+from spanhouse.adapters.common.messages import describe
+from spanhouse.adapters.common.times import MAX_TIME_NS
 
 # zipkin-go reads a trace id of up to 32 hex digits (the high half first) and a span id of up
 # to 16; ASCII only, as Python's int() would also take other scripts' digits.

@@ -28,10 +28,10 @@ import clickhouse_connect
 from bench.clickhouse_protobuf.transform import Engine
 from bench.otlp_bodies import otlp_protobuf
 from bench.traces import build_body
-from exporters.clickhouse.columns import COLUMN_NAMES
-from exporters.clickhouse.config import ClickHouseConfig
-from exporters.clickhouse.native import encode_native
-from exporters.clickhouse.schema import schema_statements
+from spanhouse.exporters.clickhouse.columns import COLUMN_NAMES
+from spanhouse.exporters.clickhouse.config import ClickHouseConfig
+from spanhouse.exporters.clickhouse.native import encode_native
+from spanhouse.exporters.clickhouse.schema import schema_statements
 
 BASE_TIME_NS = 1_764_000_000_000_000_000
 _KEY_VALUES = ("Array(Tuple(key String, value Tuple(string_value String, bool_value Bool, int_value Int64, "

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Final
 
-from exporters.clickhouse.columns import COLUMN_NAMES
+from spanhouse.exporters.clickhouse.columns import COLUMN_NAMES
 
 HERE: Final = Path(__file__).parent
 _PRESENCE = ("Enum8('none' = 0, 'string_value' = 1, 'bool_value' = 2, 'int_value' = 3, 'double_value' = 4, "

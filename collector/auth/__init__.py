@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from collector.auth.authenticator import Authenticator, Principal, bearer_token
-from collector.auth.config import AuthSettings
-from collector.auth.tenant import TENANT_ATTRIBUTE, stamp_tenant
+from spanhouse.collector.auth.authenticator import Authenticator, Principal, bearer_token
+from spanhouse.collector.auth.config import AuthSettings
+from spanhouse.collector.auth.tenant import TENANT_ATTRIBUTE, stamp_tenant
 
 __all__ = ["TENANT_ATTRIBUTE", "AuthSettings", "Authenticator", "Principal", "authenticate", "authenticator_of",
            "bearer_token", "stamp_tenant"]

@@ -9,8 +9,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from collector.auth.config import DEFAULT_TENANT, SCOPES, AuthSettings, RateLimit, TokenEntry, token_digest
-from collector.core.errors import PermissionDeniedError, UnauthenticatedError
+from spanhouse.collector.auth.config import DEFAULT_TENANT, SCOPES, AuthSettings, RateLimit, TokenEntry, token_digest
+from spanhouse.collector.core.errors import PermissionDeniedError, UnauthenticatedError
 
 logger = logging.getLogger(__name__)
 

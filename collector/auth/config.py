@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
-from collector.core.config.decode import INVALID, Decoder
-from collector.core.config.document import ConfigDocument, YamlPath
-from collector.core.config.types import PATH
+from spanhouse.collector.core.config.decode import INVALID, Decoder
+from spanhouse.collector.core.config.document import ConfigDocument, YamlPath
+from spanhouse.collector.core.config.types import PATH
 
 Scope = Literal["write", "read"]
 SCOPES: Final[tuple[Scope, ...]] = ("write", "read")

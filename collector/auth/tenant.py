@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from collector.core.component import Traces
+from spanhouse.collector.core.component import Traces
 
 # Reserved: a sender's own value under this key is dropped, never stored.
 TENANT_ATTRIBUTE: Final = "spanhouse.tenant"

@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from collector.config.model import ComponentConfig, TelemetryConfig
-from collector.core.component import Endpoint
-from collector.core.config.document import ConfigDocument, YamlPath, format_path
-from collector.core.config.types import split_address
+from spanhouse.collector.config.model import ComponentConfig, TelemetryConfig
+from spanhouse.collector.core.component import Endpoint
+from spanhouse.collector.core.config.document import ConfigDocument, YamlPath, format_path
+from spanhouse.collector.core.config.types import split_address
 
 _WILDCARD_HOSTS: Final = frozenset({"0.0.0.0", "::", ""})
 _LOOPBACK_NAMES: Final = {"localhost": "127.0.0.1"}

@@ -8,12 +8,12 @@ import json
 from pathlib import Path
 from typing import Any, Final, Literal, get_args, get_origin
 
-from collector.auth.config import AuthSection
-from collector.config.service import PipelineSection, ServiceSection
-from collector.core.component import Kind
-from collector.core.config.decode import has_default, marker_of, optional_of, type_hints
-from collector.core.config.types import ADDRESS, BYTE_SIZE, DURATION, PATH, Marker, format_duration
-from collector.registry import Registry
+from spanhouse.collector.auth.config import AuthSection
+from spanhouse.collector.config.service import PipelineSection, ServiceSection
+from spanhouse.collector.core.component import Kind
+from spanhouse.collector.core.config.decode import has_default, marker_of, optional_of, type_hints
+from spanhouse.collector.core.config.types import ADDRESS, BYTE_SIZE, DURATION, PATH, Marker, format_duration
+from spanhouse.collector.registry import Registry
 
 SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 # The same languages as collector.core.config.types parses.

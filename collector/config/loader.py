@@ -8,15 +8,15 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from collector.auth.config import load_auth
-from collector.config.collisions import check_endpoint_collisions
-from collector.config.model import ComponentConfig, ServiceConfig
-from collector.config.service import LoadedService, load_service
-from collector.core.component import Factory, Kind
-from collector.core.config.decode import INVALID, Decoder
-from collector.core.config.document import ConfigDocument, YamlPath, describe, parse_document
-from collector.core.config.errors import ConfigError, ConfigIssue
-from collector.registry import Registry, UnknownComponentError
+from spanhouse.collector.auth.config import load_auth
+from spanhouse.collector.config.collisions import check_endpoint_collisions
+from spanhouse.collector.config.model import ComponentConfig, ServiceConfig
+from spanhouse.collector.config.service import LoadedService, load_service
+from spanhouse.collector.core.component import Factory, Kind
+from spanhouse.collector.core.config.decode import INVALID, Decoder
+from spanhouse.collector.core.config.document import ConfigDocument, YamlPath, describe, parse_document
+from spanhouse.collector.core.config.errors import ConfigError, ConfigIssue
+from spanhouse.collector.registry import Registry, UnknownComponentError
 
 TOP_LEVEL_KEYS: Final = ("receivers", "processors", "exporters", "extensions", "service", "auth")
 COMPONENT_ID: Final = re.compile(r"([a-z][a-z0-9_]*)(?:/(.+))?")

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from collector.auth.config import AuthSettings
-from collector.core.component import Factory
+from spanhouse.collector.auth.config import AuthSettings
+from spanhouse.collector.core.component import Factory
 
 LogLevel = Literal["debug", "info", "warn", "error"]
 

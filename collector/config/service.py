@@ -7,11 +7,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Final, Literal
 
-from collector.config.model import LogLevel, PipelineConfig, TelemetryConfig
-from collector.core.component import Kind
-from collector.core.config.decode import INVALID, Decoder
-from collector.core.config.document import ConfigDocument, YamlPath
-from collector.core.config.types import ADDRESS, DURATION
+from spanhouse.collector.config.model import LogLevel, PipelineConfig, TelemetryConfig
+from spanhouse.collector.core.component import Kind
+from spanhouse.collector.core.config.decode import INVALID, Decoder
+from spanhouse.collector.core.config.document import ConfigDocument, YamlPath
+from spanhouse.collector.core.config.types import ADDRESS, DURATION
 
 _TRACES_PIPELINE_ID: Final = re.compile(r"traces(/.+)?")
 _OTHER_SIGNAL_PIPELINE_ID: Final = re.compile(r"(metrics|logs|profiles)(/.*)?")

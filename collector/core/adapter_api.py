@@ -14,10 +14,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Final, Protocol
 
-from collector.core.component import Traces
-from collector.core.config.types import ADDRESS, DURATION
-from collector.core.errors import PipelineError, RetryableError
-from collector.core.storage import StorageClient
+from spanhouse.collector.core.component import Traces
+from spanhouse.collector.core.config.types import ADDRESS, DURATION
+from spanhouse.collector.core.errors import PipelineError, RetryableError
+from spanhouse.collector.core.storage import StorageClient
 
 # How long a StateWrite without a ttl_s is kept by default.
 DEFAULT_STATE_TTL_S: Final = 7 * 24 * 3600.0

@@ -11,8 +11,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from collector.core.status import StatusBoard
-from collector.core.storage import StorageClient
+from spanhouse.collector.core.status import StatusBoard
+from spanhouse.collector.core.storage import StorageClient
 
 # The one unit that flows between stages: OTLP's "a bunch of resource spans"
 # (the Go collector's ptrace.Traces). Serialisable as is for queues and forwarding.
@@ -39,7 +39,7 @@ class Kind(StrEnum):
 @runtime_checkable
 class Consumer(Protocol):
     """The one interface between stages. Returning means the data is safely handed on;
-    raising a `collector.core.errors` error means it was not, and the caller answers its sender.
+    raising a `spanhouse.collector.core.errors` error means it was not, and the caller answers its sender.
 
     A consumer that modifies the traces it is handed declares `mutates_data = True` (otelcol's
     `consumer.Capabilities{MutatesData}`); the fan-out then gives it its own copy whenever the

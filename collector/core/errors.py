@@ -9,9 +9,9 @@ from typing import Final
 
 import grpc
 
-from collector.core.error_log import log_error_detail
-from collector.core.request_id import current_request_id, new_request_id
-from proto.errors import DecompressedTooLargeError, MalformedPayloadError, UnknownEncodingError
+from spanhouse.collector.core.error_log import log_error_detail
+from spanhouse.collector.core.request_id import current_request_id, new_request_id
+from spanhouse.proto.errors import DecompressedTooLargeError, MalformedPayloadError, UnknownEncodingError
 
 DEFAULT_RETRY_AFTER_S: Final = 5
 # What the sender of a request is told when the error is ours: never the exception's own text,

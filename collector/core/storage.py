@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, Protocol, runtime_checkable
 
-from collector.core.errors import RetryableError
+from spanhouse.collector.core.errors import RetryableError
 
 # The side table of per-trace signals that are not spans (AITracer's feedback, AgentVista's
 # outcomes): the ClickHouse exporter creates it with the rest of its schema.

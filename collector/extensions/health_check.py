@@ -8,11 +8,11 @@ from typing import Annotated, Any, Final
 
 from aiohttp import web
 
-from collector.core.component import CreateSettings, Endpoint, Factory, Host, Kind
-from collector.core.config.types import ADDRESS
-from collector.server.fd_budget import budget_of
-from collector.server.limits import ListenerLimits, small_listener_limits
-from collector.server.listener import Listener, ListenerSettings, open_listener
+from spanhouse.collector.core.component import CreateSettings, Endpoint, Factory, Host, Kind
+from spanhouse.collector.core.config.types import ADDRESS
+from spanhouse.collector.server.fd_budget import budget_of
+from spanhouse.collector.server.limits import ListenerLimits, small_listener_limits
+from spanhouse.collector.server.listener import Listener, ListenerSettings, open_listener
 
 DEFAULT_ENDPOINT: Final = "127.0.0.1:13133"
 

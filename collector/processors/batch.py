@@ -10,9 +10,9 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from collector.core.component import Consumer, CreateSettings, Factory, Host, Kind, Traces, span_count
-from collector.core.config.types import DURATION
-from collector.core.metrics import Histogram
+from spanhouse.collector.core.component import Consumer, CreateSettings, Factory, Host, Kind, Traces, span_count
+from spanhouse.collector.core.config.types import DURATION
+from spanhouse.collector.core.metrics import Histogram
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,9 @@ from typing import Any, Final, Literal
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
 
-from collector.core.component import Consumer, CreateSettings, Factory, Host, Kind, Traces
-from collector.core.metrics import Counter
-from collector.governance.rules import (
+from spanhouse.collector.core.component import Consumer, CreateSettings, Factory, Host, Kind, Traces
+from spanhouse.collector.core.metrics import Counter
+from spanhouse.collector.governance.rules import (
     ALL_RULES,
     COST_CEILING,
     MODEL_NOT_ALLOWED,

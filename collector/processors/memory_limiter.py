@@ -10,10 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from collector.core.component import Consumer, CreateSettings, Factory, Host, Kind, Traces, span_count
-from collector.core.config.types import DURATION
-from collector.core.errors import ResourceExhaustedError
-from collector.core.metrics import Counter, process_rss_bytes
+from spanhouse.collector.core.component import Consumer, CreateSettings, Factory, Host, Kind, Traces, span_count
+from spanhouse.collector.core.config.types import DURATION
+from spanhouse.collector.core.errors import ResourceExhaustedError
+from spanhouse.collector.core.metrics import Counter, process_rss_bytes
 
 logger = logging.getLogger(__name__)
 

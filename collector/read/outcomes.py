@@ -11,8 +11,8 @@ from typing import Any, Final
 
 import orjson
 
-from collector.core.storage import FEEDBACK_TABLE, StorageClient
-from collector.read.queries import run_query
+from spanhouse.collector.core.storage import FEEDBACK_TABLE, StorageClient
+from spanhouse.collector.read.queries import run_query
 
 # The `Source` of outcome rows; AITracer's feedback rows have their own source.
 OUTCOME_SOURCE: Final = "agentvista.outcome"

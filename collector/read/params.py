@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
-from collector.core.config.types import parse_duration
+from spanhouse.collector.core.config.types import parse_duration
 
 NANOS_PER_SECOND: Final = 1_000_000_000
 NANOS_PER_MILLISECOND: Final = 1_000_000

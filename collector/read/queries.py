@@ -12,7 +12,7 @@ from pathlib import Path
 from string import Template
 from typing import Any, Final
 
-from collector.core.storage import FEEDBACK_TABLE, LOOKUP_TABLE_SUFFIX, StorageClient
+from spanhouse.collector.core.storage import FEEDBACK_TABLE, LOOKUP_TABLE_SUFFIX, StorageClient
 
 SQL_DIR: Final = Path(__file__).parent / "sql"
 # Shared expressions may use one another (the trace summary uses the agent name); this many

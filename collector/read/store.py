@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from collector.core.agents import agent_id
-from collector.core.storage import StorageClient
-from collector.read.outcomes import OUTCOME_SOURCE, OutcomeTable
-from collector.read.params import MAX_UINT64, Window
-from collector.read.queries import run_query
+from spanhouse.collector.core.agents import agent_id
+from spanhouse.collector.core.storage import StorageClient
+from spanhouse.collector.read.outcomes import OUTCOME_SOURCE, OutcomeTable
+from spanhouse.collector.read.params import MAX_UINT64, Window
+from spanhouse.collector.read.queries import run_query
 
 # A trace page past this many spans is cut (and says so): the viewer stays usable and one
 # answer stays a few MiB at most.

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from collector.core.agents import agent_id
-from collector.read.params import NANOS_PER_MILLISECOND, iso_time
+from spanhouse.collector.core.agents import agent_id
+from spanhouse.collector.read.params import NANOS_PER_MILLISECOND, iso_time
 
 # What compare-agents answers per agent, in this order (sql/compare_agents.sql computes them).
 AGENT_STAT_FIELDS: Final = (

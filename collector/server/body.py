@@ -6,9 +6,9 @@ import asyncio
 
 from aiohttp import web
 
-from collector.core.errors import PayloadTooLargeError, PermanentError, RequestTimeoutError, from_wire
-from proto.compression import decompress
-from proto.errors import MalformedPayloadError
+from spanhouse.collector.core.errors import PayloadTooLargeError, PermanentError, RequestTimeoutError, from_wire
+from spanhouse.proto.compression import decompress
+from spanhouse.proto.errors import MalformedPayloadError
 
 
 async def read_body(request: web.Request, max_bytes: int, timeout_s: float | None = None) -> bytes:

@@ -20,7 +20,7 @@ import resource
 from dataclasses import dataclass
 from typing import Any, Final
 
-from collector.server.listener import DEFAULT_ACCEPT_BACKLOG
+from spanhouse.collector.server.listener import DEFAULT_ACCEPT_BACKLOG
 
 logger = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import grpc
 
-from collector.auth.authenticator import metadata_headers
-from collector.core.errors import classify
-from collector.server.guard import RequestGuard
-from proto.status import encode_retry_status
+from spanhouse.collector.auth.authenticator import metadata_headers
+from spanhouse.collector.core.errors import classify
+from spanhouse.collector.server.guard import RequestGuard
+from spanhouse.proto.status import encode_retry_status
 
 
 class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]

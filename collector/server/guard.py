@@ -7,14 +7,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from collector.auth import Authenticator, Principal, authenticator_of, stamp_tenant
-from collector.auth.config import RateLimit
-from collector.core.component import Traces, span_count
-from collector.core.errors import PipelineError, ResourceExhaustedError
-from collector.core.metrics import Counter, Metrics
-from collector.core.storage import StorageClient
-from collector.server.limits import InputLimits, enforce_limits
-from collector.server.rate_limit import TokenBucketLimiter
+from spanhouse.collector.auth import Authenticator, Principal, authenticator_of, stamp_tenant
+from spanhouse.collector.auth.config import RateLimit
+from spanhouse.collector.core.component import Traces, span_count
+from spanhouse.collector.core.errors import PipelineError, ResourceExhaustedError
+from spanhouse.collector.core.metrics import Counter, Metrics
+from spanhouse.collector.core.storage import StorageClient
+from spanhouse.collector.server.limits import InputLimits, enforce_limits
+from spanhouse.collector.server.rate_limit import TokenBucketLimiter
 
 
 class TokenRateLimits:

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field, replace
 
 from aiohttp import web
 
-from collector.core.metrics import Metrics
-from collector.server.fd_budget import UNLIMITED, ConnectionBudget
-from collector.server.listener import Listener, ListenerSettings, open_listener
+from spanhouse.collector.core.metrics import Metrics
+from spanhouse.collector.server.fd_budget import UNLIMITED, ConnectionBudget
+from spanhouse.collector.server.listener import Listener, ListenerSettings, open_listener
 
 logger = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from typing import Annotated, Any, Final
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from collector.core.component import Traces
-from collector.core.config.types import DURATION
-from collector.core.errors import PayloadTooLargeError, PermanentError
+from spanhouse.collector.core.component import Traces
+from spanhouse.collector.core.config.types import DURATION
+from spanhouse.collector.core.errors import PayloadTooLargeError, PermanentError
 
 # The Go collector allows 20 MiB; the security issue settles on 16 MiB for every receiver
 # (before and after decompression).

@@ -15,10 +15,10 @@ from typing import Any, Final
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from collector.core.config.types import split_address
-from collector.core.metrics import Counter, Metrics
-from collector.core.request_id import REQUEST_ID_HEADER, bind_request_id, new_request_id, unbind_request_id
-from collector.server.limits import (
+from spanhouse.collector.core.config.types import split_address
+from spanhouse.collector.core.metrics import Counter, Metrics
+from spanhouse.collector.core.request_id import REQUEST_ID_HEADER, bind_request_id, new_request_id, unbind_request_id
+from spanhouse.collector.server.limits import (
     DEFAULT_BODY_READ_TIMEOUT_S,
     DEFAULT_HEADER_READ_TIMEOUT_S,
     DEFAULT_MAX_CONNECTIONS,

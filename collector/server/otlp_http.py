@@ -10,17 +10,17 @@ from aiohttp import web
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from collector.auth.authenticator import Principal
-from collector.core.component import Consumer, Traces, span_count
-from collector.core.errors import PermanentError, UnsupportedMediaTypeError, classify, from_wire
-from collector.server.body import read_decoded_body
-from collector.server.guard import RequestGuard
-from collector.server.retry_dedup import RetryDedup, request_key
-from collector.server.telemetry import ReceiverCounters
-from proto.errors import MalformedPayloadError
-from proto.otlp_json import SpanDefects, decode_traces_keeping_valid_spans, encode_message_json
-from proto.status import encode_status
-from proto.validate import drop_invalid_spans
+from spanhouse.collector.auth.authenticator import Principal
+from spanhouse.collector.core.component import Consumer, Traces, span_count
+from spanhouse.collector.core.errors import PermanentError, UnsupportedMediaTypeError, classify, from_wire
+from spanhouse.collector.server.body import read_decoded_body
+from spanhouse.collector.server.guard import RequestGuard
+from spanhouse.collector.server.retry_dedup import RetryDedup, request_key
+from spanhouse.collector.server.telemetry import ReceiverCounters
+from spanhouse.proto.errors import MalformedPayloadError
+from spanhouse.proto.otlp_json import SpanDefects, decode_traces_keeping_valid_spans, encode_message_json
+from spanhouse.proto.status import encode_status
+from spanhouse.proto.validate import drop_invalid_spans
 
 PROTOBUF: Final = "application/x-protobuf"
 JSON: Final = "application/json"

@@ -18,9 +18,9 @@ from typing import Annotated, Final
 
 from aiohttp import web
 
-from collector.core.config.types import BYTE_SIZE, DURATION
-from collector.core.metrics import Counter, Metrics
-from collector.server.retry_store import FLUSH_INTERVAL_S, RetryStore, StoredAnswer
+from spanhouse.collector.core.config.types import BYTE_SIZE, DURATION
+from spanhouse.collector.core.metrics import Counter, Metrics
+from spanhouse.collector.server.retry_store import FLUSH_INTERVAL_S, RetryStore, StoredAnswer
 
 logger = logging.getLogger(__name__)
 

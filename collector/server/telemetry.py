@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from collector.core.metrics import Counter, Metrics
+from spanhouse.collector.core.metrics import Counter, Metrics
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from typing import Annotated, Final, Literal
 
 import grpc
 
-from collector.core.config.types import PATH
+from spanhouse.collector.core.config.types import PATH
 
 TLS_VERSIONS: Final = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 

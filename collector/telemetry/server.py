@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from collector.core.metrics import CONTENT_TYPE, Metrics
-from collector.server.limits import DEFAULT_SMALL_LISTENER_MAX_CONNECTIONS
-from collector.server.listener import DEFAULT_ACCEPT_BACKLOG, Listener, ListenerSettings, open_listener
+from spanhouse.collector.core.metrics import CONTENT_TYPE, Metrics
+from spanhouse.collector.server.limits import DEFAULT_SMALL_LISTENER_MAX_CONNECTIONS
+from spanhouse.collector.server.listener import DEFAULT_ACCEPT_BACKLOG, Listener, ListenerSettings, open_listener
 
 DEFAULT_SETTINGS = ListenerSettings(max_connections=DEFAULT_SMALL_LISTENER_MAX_CONNECTIONS)
 

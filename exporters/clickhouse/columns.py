@@ -22,9 +22,9 @@ from typing import Any, Final
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans
 
-from collector.auth.config import DEFAULT_TENANT
-from collector.auth.tenant import TENANT_ATTRIBUTE
-from exporters.clickhouse.values import attributes_to_map
+from spanhouse.collector.auth.config import DEFAULT_TENANT
+from spanhouse.collector.auth.tenant import TENANT_ATTRIBUTE
+from spanhouse.exporters.clickhouse.values import attributes_to_map
 
 _ATTRIBUTES_TYPE: Final = "Map(LowCardinality(String), String)"
 # (name, ClickHouse type) of every column the exporter writes, in insert order. Giving the

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Annotated, Final, Literal
 from urllib.parse import urlsplit
 
-from collector.core.config.types import DURATION
-from exporters.queue.config import RetryConfig, SendingQueueConfig
+from spanhouse.collector.core.config.types import DURATION
+from spanhouse.exporters.queue.config import RetryConfig, SendingQueueConfig
 
 ENDPOINT_SCHEMES: Final = ("chdb", "http", "https")
 EMBEDDED_PREFIX: Final = "chdb://"

@@ -21,8 +21,8 @@ import sys
 from pathlib import Path
 from typing import IO, Final
 
-from collector.core.errors import PermanentError, RetryableError
-from exporters.clickhouse.native import NativeInsert, encode_native
+from spanhouse.collector.core.errors import PermanentError, RetryableError
+from spanhouse.exporters.clickhouse.native import NativeInsert, encode_native
 
 # request: u32 payload length, u8 compression (index in COMPRESSIONS), payload
 # answer:  u8 status, u32 span count, u32 length, then the Native bytes (status OK) or an
@@ -32,7 +32,7 @@ ANSWER_HEADER: Final = struct.Struct("<BII")
 COMPRESSIONS: Final = (None, "lz4", "zstd")
 STATUS_OK: Final = 0
 STATUS_PERMANENT: Final = 1
-WORKER_MODULE: Final = "exporters.clickhouse.conversion_worker"
+WORKER_MODULE: Final = "spanhouse.exporters.clickhouse.conversion_worker"
 MAX_PIPE_BYTES: Final = 4 * 1024 * 1024
 
 

@@ -8,8 +8,8 @@ import signal
 import sys
 from typing import IO
 
-from collector.core.errors import PermanentError
-from exporters.clickhouse.conversion import (
+from spanhouse.collector.core.errors import PermanentError
+from spanhouse.exporters.clickhouse.conversion import (
     ANSWER_HEADER,
     COMPRESSIONS,
     REQUEST_HEADER,
@@ -17,7 +17,7 @@ from exporters.clickhouse.conversion import (
     STATUS_PERMANENT,
     read_exactly,
 )
-from exporters.clickhouse.native import compress_chunks, decode_request, native_chunks
+from spanhouse.exporters.clickhouse.native import compress_chunks, decode_request, native_chunks
 
 
 def serve(requests: IO[bytes], answers: IO[bytes]) -> None:

@@ -7,7 +7,7 @@ from typing import Final
 from clickhouse_connect.driver.exceptions import DataError, OperationalError
 from clickhouse_connect.driver.exceptions import Error as ClickHouseClientError
 
-from collector.core.errors import PermanentError, PipelineError, RetryableError
+from spanhouse.collector.core.errors import PermanentError, PipelineError, RetryableError
 
 # Server error codes (src/Common/ErrorCodes.cpp) that say the rows themselves are wrong:
 # sending the same rows again fails the same way.

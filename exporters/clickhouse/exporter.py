@@ -16,19 +16,19 @@ from urllib.parse import urlsplit
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
-from collector.core.component import CreateSettings, Host, Traces, span_count
-from collector.core.errors import PipelineError, RetryableError
-from collector.core.metrics import Counter, exporter_sent_spans
-from collector.core.storage import NoStorageError, StorageProvider
-from exporters.clickhouse.columns import COLUMN_NAMES
-from exporters.clickhouse.config import EMBEDDED_PREFIX, ClickHouseConfig, resolve_endpoint
-from exporters.clickhouse.conversion import Converter
-from exporters.clickhouse.errors import classify_insert_error, is_connection_failure
-from exporters.clickhouse.faults import FaultInjector
-from exporters.clickhouse.native import NativeInsert
-from exporters.clickhouse.read_only import read_settings
-from exporters.clickhouse.schema import TEXT_INDEX_SETTINGS, schema_statements, supports_text_index
-from exporters.clickhouse.store import ClickHouseStore, ClientLock, Connection
+from spanhouse.collector.core.component import CreateSettings, Host, Traces, span_count
+from spanhouse.collector.core.errors import PipelineError, RetryableError
+from spanhouse.collector.core.metrics import Counter, exporter_sent_spans
+from spanhouse.collector.core.storage import NoStorageError, StorageProvider
+from spanhouse.exporters.clickhouse.columns import COLUMN_NAMES
+from spanhouse.exporters.clickhouse.config import EMBEDDED_PREFIX, ClickHouseConfig, resolve_endpoint
+from spanhouse.exporters.clickhouse.conversion import Converter
+from spanhouse.exporters.clickhouse.errors import classify_insert_error, is_connection_failure
+from spanhouse.exporters.clickhouse.faults import FaultInjector
+from spanhouse.exporters.clickhouse.native import NativeInsert
+from spanhouse.exporters.clickhouse.read_only import read_settings
+from spanhouse.exporters.clickhouse.schema import TEXT_INDEX_SETTINGS, schema_statements, supports_text_index
+from spanhouse.exporters.clickhouse.store import ClickHouseStore, ClientLock, Connection
 
 logger = logging.getLogger(__name__)
 

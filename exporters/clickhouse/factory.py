@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from collector.core.component import CreateSettings, Factory, Kind
-from exporters.clickhouse.config import ClickHouseConfig, resolve_endpoint
-from exporters.clickhouse.exporter import ClickHouseExporter
-from exporters.queue.sending_queue import queued
+from spanhouse.collector.core.component import CreateSettings, Factory, Kind
+from spanhouse.exporters.clickhouse.config import ClickHouseConfig, resolve_endpoint
+from spanhouse.exporters.clickhouse.exporter import ClickHouseExporter
+from spanhouse.exporters.queue.sending_queue import queued
 
 __all__ = ["FACTORY", "resolve_endpoint"]
 

@@ -16,9 +16,14 @@ from clickhouse_connect.driver.insert import InsertContext
 from clickhouse_connect.driver.transform import NativeTransform
 from google.protobuf.message import DecodeError
 
-from collector.core.component import Traces
-from collector.core.errors import PermanentError
-from exporters.clickhouse.columns import COLUMN_NAMES, COLUMN_TYPES, resource_groups, resource_spans_to_columns
+from spanhouse.collector.core.component import Traces
+from spanhouse.collector.core.errors import PermanentError
+from spanhouse.exporters.clickhouse.columns import (
+    COLUMN_NAMES,
+    COLUMN_TYPES,
+    resource_groups,
+    resource_spans_to_columns,
+)
 
 _TYPES: Final = tuple(get_from_name(name) for name in COLUMN_TYPES)
 GROUP_SPANS: Final = 4096

@@ -9,8 +9,8 @@ from pathlib import Path
 from string import Template
 from typing import Final
 
-from collector.core.storage import FEEDBACK_TABLE
-from exporters.clickhouse.config import TABLE_ENGINE, ClickHouseConfig
+from spanhouse.collector.core.storage import FEEDBACK_TABLE
+from spanhouse.exporters.clickhouse.config import TABLE_ENGINE, ClickHouseConfig
 
 SQL_DIR: Final = Path(__file__).parent / "sql"
 # Text indexes (tokenizer 'array') are usable from ClickHouse 26.2 on; older servers get the

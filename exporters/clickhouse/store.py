@@ -13,8 +13,8 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from collector.core.storage import QueryResult
-from exporters.clickhouse.read_only import readonly_refusal, readonly_statement
+from spanhouse.collector.core.storage import QueryResult
+from spanhouse.exporters.clickhouse.read_only import readonly_refusal, readonly_statement
 
 
 @dataclass(slots=True)

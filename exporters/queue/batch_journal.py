@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from exporters.queue.record_log import AppendFailedError, append_or_rollback, write_atomically
+from spanhouse.exporters.queue.record_log import AppendFailedError, append_or_rollback, write_atomically
 
 logger = logging.getLogger(__name__)
 

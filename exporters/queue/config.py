@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
-from collector.core.config.types import BYTE_SIZE, DURATION, PATH
+from spanhouse.collector.core.config.types import BYTE_SIZE, DURATION, PATH
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 
-from exporters.queue.record_log import Record, append_or_rollback, encode_record
+from spanhouse.exporters.queue.record_log import Record, append_or_rollback, encode_record
 
 
 def write_dead_letter(directory: Path, records: list[Record], error: str) -> None:

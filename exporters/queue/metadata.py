@@ -13,7 +13,7 @@ from typing import Final
 
 import orjson
 
-from exporters.queue.batch_journal import InflightBatch
+from spanhouse.exporters.queue.batch_journal import InflightBatch
 
 logger = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ from typing import Final, Literal
 
 import orjson
 
-from exporters.queue.batch_journal import BatchJournal, InflightBatch
-from exporters.queue.metadata import read_legacy_inflight, read_meta
-from exporters.queue.record_log import (
+from spanhouse.exporters.queue.batch_journal import BatchJournal, InflightBatch
+from spanhouse.exporters.queue.metadata import read_legacy_inflight, read_meta
+from spanhouse.exporters.queue.record_log import (
     HEADER_BYTES,
     AppendFailedError,
     Record,
@@ -35,8 +35,8 @@ from exporters.queue.record_log import (
     segment_path,
     write_atomically,
 )
-from exporters.queue.recovery import Recovery, keep_damaged_bytes, recover
-from exporters.queue.reserve import RESERVE_BYTES, DiskReserve
+from spanhouse.exporters.queue.recovery import Recovery, keep_damaged_bytes, recover
+from spanhouse.exporters.queue.reserve import RESERVE_BYTES, DiskReserve
 
 logger = logging.getLogger(__name__)
 

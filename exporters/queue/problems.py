@@ -10,9 +10,9 @@ import os
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
-from collector.core.metrics import Counter
-from collector.core.status import StatusBoard
-from exporters.queue.persistent_queue import PersistentQueue
+from spanhouse.collector.core.metrics import Counter
+from spanhouse.collector.core.status import StatusBoard
+from spanhouse.exporters.queue.persistent_queue import PersistentQueue
 
 logger = logging.getLogger(__name__)
 

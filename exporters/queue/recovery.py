@@ -9,9 +9,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from exporters.queue.batch_journal import JournalState
-from exporters.queue.metadata import MAX_SEQ, read_committed
-from exporters.queue.record_log import ScanResult, list_segments, scan_segment
+from spanhouse.exporters.queue.batch_journal import JournalState
+from spanhouse.exporters.queue.metadata import MAX_SEQ, read_committed
+from spanhouse.exporters.queue.record_log import ScanResult, list_segments, scan_segment
 
 logger = logging.getLogger(__name__)
 

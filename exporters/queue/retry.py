@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from exporters.queue.config import RetryConfig
+from spanhouse.exporters.queue.config import RetryConfig
 
 
 class Backoff:

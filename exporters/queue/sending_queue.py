@@ -17,15 +17,15 @@ import time
 from collections.abc import Callable
 from typing import Any, Final, Protocol
 
-from collector.core.component import CreateSettings, Host, Traces, span_count
-from collector.core.errors import PermanentError, ResourceExhaustedError, RetryableError
-from collector.core.metrics import Metrics
-from exporters.queue.config import RetryConfig, SendingQueueConfig
-from exporters.queue.dead_letter import write_dead_letter
-from exporters.queue.persistent_queue import Entry, InflightBatch, PersistentQueue
-from exporters.queue.problems import QueueProblems, describe
-from exporters.queue.record_log import Record
-from exporters.queue.retry import Backoff
+from spanhouse.collector.core.component import CreateSettings, Host, Traces, span_count
+from spanhouse.collector.core.errors import PermanentError, ResourceExhaustedError, RetryableError
+from spanhouse.collector.core.metrics import Metrics
+from spanhouse.exporters.queue.config import RetryConfig, SendingQueueConfig
+from spanhouse.exporters.queue.dead_letter import write_dead_letter
+from spanhouse.exporters.queue.persistent_queue import Entry, InflightBatch, PersistentQueue
+from spanhouse.exporters.queue.problems import QueueProblems, describe
+from spanhouse.exporters.queue.record_log import Record
+from spanhouse.exporters.queue.retry import Backoff
 
 logger = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 
-from collector.core.adapter_api import AdapterRequest, AdapterResult, StateView
-from proto.otlp_json import decode_traces, encode_traces
+from spanhouse.collector.core.adapter_api import AdapterRequest, AdapterResult, StateView
+from spanhouse.proto.otlp_json import decode_traces, encode_traces
 
 TESTDATA = Path(__file__).parent / "testdata"
 REGENERATE = os.environ.get("SPANHOUSE_REGENERATE_GOLDEN") == "1"

@@ -21,9 +21,10 @@ def import_graph() -> dict[str, set[str]]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             targets: list[str] = []
             if isinstance(node, ast.Import):
-                targets = [alias.name for alias in node.names]
+                targets = [alias.name.removeprefix("spanhouse.") for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                targets = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+                module = node.module.removeprefix("spanhouse.")  # installed as spanhouse.<folder>: compared by folder
+                targets = [module, *(f"{module}.{alias.name}" for alias in node.names)]
             graph[name].update(target for target in targets if target in modules and target != name)
     return graph
 
@@ -86,6 +87,7 @@ def test_adapters_take_from_the_core_only_the_contract_and_its_types() -> None:
     taken: dict[str, set[str]] = {}
     for path in ADAPTERS.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("collector.core"):
-                taken.setdefault(node.module, set()).add(module_name(path))
+            module = node.module.removeprefix("spanhouse.") if isinstance(node, ast.ImportFrom) and node.module else ""
+            if module.startswith("collector.core"):
+                taken.setdefault(module, set()).add(module_name(path))
     assert {module: users for module, users in taken.items() if module not in CORE_FOR_ADAPTERS} == {}

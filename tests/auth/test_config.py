@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from collector.auth import Authenticator
-from collector.config.loader import load_config_text
-from collector.core.config.errors import ConfigError
-from collector.core.errors import PermissionDeniedError, UnauthenticatedError
-from collector.exposure import exposed_addresses, warn_if_exposed_without_auth
-from collector.registry import default_registry
+from spanhouse.collector.auth import Authenticator
+from spanhouse.collector.config.loader import load_config_text
+from spanhouse.collector.core.config.errors import ConfigError
+from spanhouse.collector.core.errors import PermissionDeniedError, UnauthenticatedError
+from spanhouse.collector.exposure import exposed_addresses, warn_if_exposed_without_auth
+from spanhouse.collector.registry import default_registry
 
 SERVICE = """
 receivers:

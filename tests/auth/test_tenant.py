@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collector.auth.tenant import TENANT_ATTRIBUTE, stamp_tenant
-from exporters.clickhouse.columns import COLUMN_NAMES, to_columns
+from spanhouse.collector.auth.tenant import TENANT_ATTRIBUTE, stamp_tenant
+from spanhouse.exporters.clickhouse.columns import COLUMN_NAMES, to_columns
 from tests.security.helpers import otlp_request
 
 

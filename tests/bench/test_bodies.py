@@ -14,8 +14,8 @@ from bench.otlp_bodies import otlp_json, otlp_protobuf
 from bench.templates import PROTOCOLS, TIME_STEP_NS, build_pool
 from bench.traces import CHILDREN_MAX, CHILDREN_MIN, build_body
 from bench.vendor_bodies import AGENTVISTA_MAX_SPANS, agentvista
-from collector.core.component import Traces
-from proto.otlp_json import decode_traces
+from spanhouse.collector.core.component import Traces
+from spanhouse.proto.otlp_json import decode_traces
 
 BASE_NS = 1_781_082_000_000_000_000  # 2026-06-10T09:00:00Z
 SPANS = 60

@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from collector import __version__
+from spanhouse.collector import __version__
 from tests.conftest import BASIC_CONFIG, free_ports
 from tests.receivers.test_otlp_http_protocol import every_value_type_request
 
@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def spanhouse(*args: str, cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "collector", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "spanhouse.collector", *args], capture_output=True, text=True,
                           timeout=timeout, cwd=cwd or REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
 
 
@@ -81,7 +81,7 @@ def test_validate_reports_file_line_and_path(tmp_path: Path) -> None:
 
 def test_run_store_sigterm_then_sql(tmp_path: Path) -> None:
     config_path, ports = write_config(tmp_path)
-    process = subprocess.Popen([sys.executable, "-m", "collector", "run", "--config", str(config_path)],
+    process = subprocess.Popen([sys.executable, "-m", "spanhouse.collector", "run", "--config", str(config_path)],
                                cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

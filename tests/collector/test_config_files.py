@@ -10,7 +10,7 @@ from typing import Final
 
 import pytest
 
-from collector.cli import main
+from spanhouse.collector.cli import main
 from tests.security.certs import make_certificates
 from tests.support.configs import CONFIGS_DIR
 

@@ -10,9 +10,9 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from collector.config.jsonschema import render_schema
-from collector.config.loader import load_config
-from collector.registry import default_registry
+from spanhouse.collector.config.jsonschema import render_schema
+from spanhouse.collector.config.loader import load_config
+from spanhouse.collector.registry import default_registry
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = REPO / "config" / "spanhouse.schema.json"

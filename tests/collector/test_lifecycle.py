@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from collector.core.component import CreateSettings, Factory, Kind
-from collector.core.metrics import Metrics
-from collector.server.http_host import HttpServers
+from spanhouse.collector.core.component import CreateSettings, Factory, Kind
+from spanhouse.collector.core.metrics import Metrics
+from spanhouse.collector.server.http_host import HttpServers
 from tests.conftest import RecordingConsumer, free_port
 from tests.support.doubles import StubHost
 
 
 def _factories() -> list[Factory]:
-    from collector.registry import default_registry
+    from spanhouse.collector.registry import default_registry
 
     registry = default_registry()
     return [factory for kind in Kind for factory in registry.factories(kind)]
@@ -45,7 +45,7 @@ def loopback_config(factory: Factory, tmp_path: Path) -> Any:
 
     config = rewrite(factory.config_class())
     if factory.type == "otlp":
-        from collector.receivers.otlp.config import GrpcConfig, HttpConfig, Protocols
+        from spanhouse.collector.receivers.otlp.config import GrpcConfig, HttpConfig, Protocols
 
         config = dataclasses.replace(config, protocols=Protocols(
             GrpcConfig(endpoint=f"127.0.0.1:{free_port()}"), HttpConfig(endpoint=f"127.0.0.1:{free_port()}")))

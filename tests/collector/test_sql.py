@@ -16,7 +16,7 @@ from typing import Final
 
 import pytest
 
-from collector.sql import (
+from spanhouse.collector.sql import (
     QueryError,
     QueryResult,
     QueryServer,

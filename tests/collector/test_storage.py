@@ -10,8 +10,8 @@ from typing import Final
 
 import pytest
 
-from collector.core.storage import NoStorageError
-from exporters.clickhouse.store import ClickHouseStore
+from spanhouse.collector.core.storage import NoStorageError
+from spanhouse.exporters.clickhouse.store import ClickHouseStore
 from tests.conftest import StartCollector
 from tests.read.collector_setup import request, start_read_collector
 from tests.support.configs import collector_config
@@ -61,9 +61,9 @@ def _imports(path: Path) -> set[str]:
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
+            names.add(node.module.removeprefix("spanhouse."))  # installed as spanhouse.<folder>: compared by folder
         elif isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
+            names.update(alias.name.removeprefix("spanhouse.") for alias in node.names)
     return names
 
 

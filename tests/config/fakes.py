@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from collector.core.component import Endpoint, Factory, Kind
-from collector.core.config.types import ADDRESS, BYTE_SIZE, DURATION, PATH
-from collector.registry import Registry
+from spanhouse.collector.core.component import Endpoint, Factory, Kind
+from spanhouse.collector.core.config.types import ADDRESS, BYTE_SIZE, DURATION, PATH
+from spanhouse.collector.registry import Registry
 
 
 def _create(*arguments: Any) -> Any:

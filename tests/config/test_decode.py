@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 import pytest
 
-from collector.core.config.decode import INVALID, Decoder
-from collector.core.config.document import parse_document
-from collector.core.config.types import ADDRESS, BYTE_SIZE, PATH
+from spanhouse.collector.core.config.decode import INVALID, Decoder
+from spanhouse.collector.core.config.document import parse_document
+from spanhouse.collector.core.config.types import ADDRESS, BYTE_SIZE, PATH
 
 
 @dataclass(frozen=True, slots=True)

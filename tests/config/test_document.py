@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collector.core.config.document import describe, format_path, parse_document
+from spanhouse.collector.core.config.document import describe, format_path, parse_document
 
 
 def test_lines_of_keys_and_list_items() -> None:

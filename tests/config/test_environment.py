@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from collector.config.loader import load_config, load_config_text
-from collector.core.config.environment import expand
-from collector.core.config.errors import ConfigError
+from spanhouse.collector.config.loader import load_config, load_config_text
+from spanhouse.collector.core.config.environment import expand
+from spanhouse.collector.core.config.errors import ConfigError
 
 from .fakes import fake_registry
 

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 import yaml
 
-from collector.config.jsonschema import build_schema, render_schema, write_schema
+from spanhouse.collector.config.jsonschema import build_schema, render_schema, write_schema
 
 from .fakes import fake_registry
 

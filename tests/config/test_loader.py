@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from collector.config.loader import load_config, load_config_text
-from collector.config.model import PipelineConfig, TelemetryConfig
-from collector.core.config.errors import ConfigError, ConfigIssue
+from spanhouse.collector.config.loader import load_config, load_config_text
+from spanhouse.collector.config.model import PipelineConfig, TelemetryConfig
+from spanhouse.collector.core.config.errors import ConfigError, ConfigIssue
 
 from .fakes import (
     AttributeAction,

@@ -6,10 +6,10 @@ import orjson
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from collector.core.component import CreateSettings, Kind
-from collector.core.metrics import Metrics
-from exporters.debug import FACTORY, DebugConfig, DebugExporter, Verbosity
-from proto.otlp_json import decode_traces
+from spanhouse.collector.core.component import CreateSettings, Kind
+from spanhouse.collector.core.metrics import Metrics
+from spanhouse.exporters.debug import FACTORY, DebugConfig, DebugExporter, Verbosity
+from spanhouse.proto.otlp_json import decode_traces
 from tests.support.doubles import StubHost
 
 TRACE_ID = bytes.fromhex("5b8efff798038103d269b633813fc60c")

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from collector.core.component import CreateSettings, Kind
-from collector.core.errors import RetryableError
-from exporters.file import FACTORY, MIB, FileConfig, FileExporter
-from proto.otlp_json import decode_traces
+from spanhouse.collector.core.component import CreateSettings, Kind
+from spanhouse.collector.core.errors import RetryableError
+from spanhouse.exporters.file import FACTORY, MIB, FileConfig, FileExporter
+from spanhouse.proto.otlp_json import decode_traces
 from tests.support.doubles import StubHost
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import aiohttp
 
-from collector.core.component import CreateSettings
-from collector.extensions.health_check import HealthCheck, HealthCheckConfig
+from spanhouse.collector.core.component import CreateSettings
+from spanhouse.collector.extensions.health_check import HealthCheck, HealthCheckConfig
 from tests.conftest import StubHost, free_port
 
 

@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
-from collector.core.component import CreateSettings, Traces, span_count
-from collector.core.errors import RetryableError
-from collector.processors.batch import BatchConfig, BatchProcessor, split_traces
+from spanhouse.collector.core.component import CreateSettings, Traces, span_count
+from spanhouse.collector.core.errors import RetryableError
+from spanhouse.collector.processors.batch import BatchConfig, BatchProcessor, split_traces
 from tests.conftest import FailingConsumer, RecordingConsumer, StubHost
 
 

@@ -10,11 +10,11 @@ import aiohttp
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from adapters.common.attributes import put
-from collector.core.component import CreateSettings
-from collector.core.metrics import Metrics
-from collector.governance.rules import find_pii, luhn_valid, mask_text, model_allowed, severity_of
-from collector.processors.governance import FACTORY, GovernanceConfig, GovernanceProcessor, findings_of
+from spanhouse.adapters.common.attributes import put
+from spanhouse.collector.core.component import CreateSettings
+from spanhouse.collector.core.metrics import Metrics
+from spanhouse.collector.governance.rules import find_pii, luhn_valid, mask_text, model_allowed, severity_of
+from spanhouse.collector.processors.governance import FACTORY, GovernanceConfig, GovernanceProcessor, findings_of
 from tests.conftest import RecordingConsumer, StartCollector, StubHost
 from tests.support.configs import collector_config
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import aiohttp
 import orjson
 
-from adapters.aitracer.plugin import CONTENT_ATTRIBUTES, PLUGIN
-from collector.core.component import CreateSettings
-from collector.processors.governance import DEFAULT_CONTENT_ATTRIBUTES, GovernanceConfig, GovernanceProcessor
-from collector.receivers.adapter.receiver import adapter_receiver_factory
+from spanhouse.adapters.aitracer.plugin import CONTENT_ATTRIBUTES, PLUGIN
+from spanhouse.collector.core.component import CreateSettings
+from spanhouse.collector.processors.governance import DEFAULT_CONTENT_ATTRIBUTES, GovernanceConfig, GovernanceProcessor
+from spanhouse.collector.receivers.adapter.receiver import adapter_receiver_factory
 from tests.conftest import RecordingConsumer, StartCollector
 from tests.processors.test_governance import traces_with, values
 from tests.support.configs import collector_config

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from collector.core.component import CreateSettings
-from collector.core.errors import ResourceExhaustedError, classify
-from collector.processors.memory_limiter import MIB, MemoryLimiter, MemoryLimiterConfig
+from spanhouse.collector.core.component import CreateSettings
+from spanhouse.collector.core.errors import ResourceExhaustedError, classify
+from spanhouse.collector.processors.memory_limiter import MIB, MemoryLimiter, MemoryLimiterConfig
 from tests.conftest import RecordingConsumer, StubHost
 from tests.processors.test_batch import traces_with
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 import aiohttp
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from adapters.common.attributes import put
-from collector.core.component import mutates_data
-from collector.fanout import FanOut
-from collector.processors.governance import FACTORY as GOVERNANCE
-from collector.processors.governance import GovernanceProcessor
-from proto.otlp_json import decode_traces
+from spanhouse.adapters.common.attributes import put
+from spanhouse.collector.core.component import mutates_data
+from spanhouse.collector.fanout import FanOut
+from spanhouse.collector.processors.governance import FACTORY as GOVERNANCE
+from spanhouse.collector.processors.governance import GovernanceProcessor
+from spanhouse.proto.otlp_json import decode_traces
 from tests.conftest import RecordingConsumer, StartCollector
 from tests.support.configs import collector_config
 

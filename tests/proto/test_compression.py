@@ -11,8 +11,8 @@ import zlib
 import pytest
 import zstandard
 
-from proto.compression import compress, decompress
-from proto.errors import DecompressedTooLargeError, MalformedPayloadError, UnknownEncodingError
+from spanhouse.proto.compression import compress, decompress
+from spanhouse.proto.errors import DecompressedTooLargeError, MalformedPayloadError, UnknownEncodingError
 
 MIB = 1024 * 1024
 BODY = b'{"resourceSpans": []}' * 1000 + os.urandom(50_000)

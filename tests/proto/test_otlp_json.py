@@ -24,9 +24,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
-from proto.errors import MalformedPayloadError
-from proto.otlp_json import MAX_ANY_VALUE_DEPTH, decode_traces, encode_message_json, encode_traces
-from proto.status import build_status, decode_status, encode_retry_status, encode_status
+from spanhouse.proto.errors import MalformedPayloadError
+from spanhouse.proto.otlp_json import MAX_ANY_VALUE_DEPTH, decode_traces, encode_message_json, encode_traces
+from spanhouse.proto.status import build_status, decode_status, encode_retry_status, encode_status
 
 TRACE_ID = bytes.fromhex("5b8efff798038103d269b633813fc60c")
 SPAN_ID = bytes.fromhex("eee19b7ec3c1b174")

@@ -8,9 +8,9 @@ from typing import Any
 import orjson
 import pytest
 
-from proto.errors import MalformedPayloadError
-from proto.otlp_json import decode_traces, decode_traces_keeping_valid_spans
-from proto.validate import drop_invalid_spans
+from spanhouse.proto.errors import MalformedPayloadError
+from spanhouse.proto.otlp_json import decode_traces, decode_traces_keeping_valid_spans
+from spanhouse.proto.validate import drop_invalid_spans
 
 TRACE_ID = "5b8efff798038103d269b633813fc60c"
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from collector.core.component import CreateSettings
-from collector.read.store import TraceStore
-from exporters.clickhouse.config import ClickHouseConfig
-from exporters.clickhouse.exporter import ClickHouseExporter
-from exporters.clickhouse.factory import FACTORY
-from exporters.queue.config import SendingQueueConfig
+from spanhouse.collector.core.component import CreateSettings
+from spanhouse.collector.read.store import TraceStore
+from spanhouse.exporters.clickhouse.config import ClickHouseConfig
+from spanhouse.exporters.clickhouse.exporter import ClickHouseExporter
+from spanhouse.exporters.clickhouse.factory import FACTORY
+from spanhouse.exporters.queue.config import SendingQueueConfig
 from tests.conftest import StubHost
 from tests.read.sample_traces import agentvista_traces, otlp_traces
 

@@ -8,11 +8,11 @@ from typing import Any, Final
 
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from adapters.agentvista.plugin import AgentVistaAdapter, AgentVistaConfig
-from collector.auth.tenant import stamp_tenant
-from collector.core.adapter_api import AdapterRequest
-from collector.core.component import Traces
-from collector.read.params import iso_time as _iso
+from spanhouse.adapters.agentvista.plugin import AgentVistaAdapter, AgentVistaConfig
+from spanhouse.collector.auth.tenant import stamp_tenant
+from spanhouse.collector.core.adapter_api import AdapterRequest
+from spanhouse.collector.core.component import Traces
+from spanhouse.collector.read.params import iso_time as _iso
 from tests.exporters.clickhouse.otlp_samples import attributes
 
 NANOS_PER_MS: Final = 1_000_000

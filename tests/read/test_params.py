@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from collector.read.params import (
+from spanhouse.collector.read.params import (
     MAX_BUCKETS,
     NANOS_PER_SECOND,
     BadParameterError,

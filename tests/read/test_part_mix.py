@@ -10,8 +10,8 @@ from typing import Any, Final
 
 import aiohttp
 
-from adapters.agentvista.plugin import agent_id
-from collector.core.component import Traces
+from spanhouse.adapters.agentvista.plugin import agent_id
+from spanhouse.collector.core.component import Traces
 from tests.conftest import Collector, StartCollector
 from tests.read.collector_setup import request, start_read_collector
 from tests.read.sample_traces import (

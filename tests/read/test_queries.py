@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from collector.read.outcomes import Outcome
-from collector.read.params import MAX_UINT64, Window
-from collector.read.queries import SQL_DIR, load_query, placeholders, table_parameters
-from collector.read.store import SearchFilters
+from spanhouse.collector.read.outcomes import Outcome
+from spanhouse.collector.read.params import MAX_UINT64, Window
+from spanhouse.collector.read.queries import SQL_DIR, load_query, placeholders, table_parameters
+from spanhouse.collector.read.store import SearchFilters
 from tests.read.conftest import BASE_NS, StoredTraces
 from tests.read.sample_traces import AGENTVISTA_TRACE_HEX, OTLP_TRACE_HEX, PLAIN_TRACE_HEX, otlp_traces
 

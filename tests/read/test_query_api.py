@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any, Final
 
-from adapters.agentvista.plugin import agent_id
+from spanhouse.adapters.agentvista.plugin import agent_id
 from tests.conftest import Collector, StartCollector
 from tests.read.collector_setup import READ_CONFIG, request, start_read_collector, store_known_traces
 from tests.read.sample_traces import AGENTVISTA_TRACE_HEX, OTLP_TRACE_HEX, PLAIN_TRACE_HEX

@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from adapters.agentvista.plugin import agent_id
-from collector.core.component import Traces
+from spanhouse.adapters.agentvista.plugin import agent_id
+from spanhouse.collector.core.component import Traces
 from tests.conftest import Collector, StartCollector
 from tests.exporters.clickhouse.otlp_samples import attributes
 from tests.read.browser import Page, chromium_path, launch

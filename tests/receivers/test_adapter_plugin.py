@@ -13,8 +13,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from collector.core.component import Kind
-from collector.registry import default_registry
+from spanhouse.collector.core.component import Kind
+from spanhouse.collector.registry import default_registry
 from tests.conftest import StartCollector
 
 PLUGIN_SOURCE = Path(__file__).parent / "testdata" / "example_plugin"

@@ -11,9 +11,9 @@ from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 
-from collector.core.component import Traces
-from proto.compression import compress
-from proto.otlp_json import encode_traces
+from spanhouse.collector.core.component import Traces
+from spanhouse.proto.compression import compress
+from spanhouse.proto.otlp_json import encode_traces
 from tests.conftest import BASIC_CONFIG, Collector, StartCollector
 
 TRACE_ID = bytes.fromhex("5b8efff798038103d269b633813fc60c")
@@ -95,7 +95,7 @@ async def test_protocol_errors(start_collector: StartCollector) -> None:
     collector = await start_collector(BASIC_CONFIG)
     status, body, _ = await post(collector, b"\xff\xff garbage", "application/x-protobuf")
     assert status == 400
-    from proto.status import decode_status
+    from spanhouse.proto.status import decode_status
 
     code, message = decode_status(body, as_json=False)
     assert code == 3 and "protobuf" in message

@@ -9,7 +9,7 @@ import orjson
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from proto.status import decode_status
+from spanhouse.proto.status import decode_status
 from tests.conftest import BASIC_CONFIG, StartCollector
 from tests.receivers.test_otlp_http_protocol import post
 

@@ -15,9 +15,9 @@ def imported(path: Path) -> set[str]:
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
+            names.add(node.module.removeprefix("spanhouse."))  # installed as spanhouse.<folder>: compared by folder
         elif isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
+            names.update(alias.name.removeprefix("spanhouse.") for alias in node.names)
     return names
 
 

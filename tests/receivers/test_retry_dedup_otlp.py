@@ -11,10 +11,10 @@ import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from collector.core.component import Traces
-from collector.processors.memory_limiter import MemoryLimiter
-from proto.compression import compress
-from proto.otlp_json import encode_traces
+from spanhouse.collector.core.component import Traces
+from spanhouse.collector.processors.memory_limiter import MemoryLimiter
+from spanhouse.proto.compression import compress
+from spanhouse.proto.otlp_json import encode_traces
 from tests.conftest import BASIC_CONFIG, Collector, StartCollector
 from tests.receivers.test_otlp_http_protocol import every_value_type_request, post
 from tests.receivers.test_otlp_refusals import OVER_LIMIT

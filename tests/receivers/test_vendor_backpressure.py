@@ -11,7 +11,7 @@ import aiohttp
 import orjson
 import pytest
 
-from exporters.clickhouse.faults import FAULTS_FILE_ENV
+from spanhouse.exporters.clickhouse.faults import FAULTS_FILE_ENV
 from tests.adapters.golden import TESTDATA
 from tests.conftest import StartCollector
 from tests.support.configs import collector_config

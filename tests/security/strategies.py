@@ -15,7 +15,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from proto.otlp_json import encode_traces
+from spanhouse.proto.otlp_json import encode_traces
 from tests.security.mutator import HOSTILE_VALUES, mutate_bytes, mutate_json
 
 INT64 = st.integers(-(2**63), 2**63 - 1)

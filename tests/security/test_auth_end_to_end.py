@@ -13,7 +13,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from proto.status import decode_status
+from spanhouse.proto.status import decode_status
 from tests.conftest import StartCollector
 from tests.security.helpers import (
     BETA_TOKEN,

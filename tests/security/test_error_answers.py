@@ -17,9 +17,9 @@ import orjson
 import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
-from collector.core import error_log
-from collector.core.error_log import LOG_BURST, ErrorDetailLog
-from proto.status import decode_status
+from spanhouse.collector.core import error_log
+from spanhouse.collector.core.error_log import LOG_BURST, ErrorDetailLog
+from spanhouse.proto.status import decode_status
 from tests.adapters.golden import TESTDATA
 from tests.conftest import StartCollector
 from tests.security.helpers import otlp_request, post, rows_when_ready

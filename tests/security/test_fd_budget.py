@@ -7,16 +7,16 @@ import resource
 import subprocess
 import sys
 
-from collector.server.fd_budget import MIN_CONNECTIONS, MIN_RESERVED_FDS, ConnectionBudget
+from spanhouse.collector.server.fd_budget import MIN_CONNECTIONS, MIN_RESERVED_FDS, ConnectionBudget
 
 
 def test_the_soft_limit_is_raised_to_the_hard_limit() -> None:
     def low_soft_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (256, 2048))
 
-    out = subprocess.run([sys.executable, "-c", "from collector.server.fd_budget import raise_open_file_limit;"
-                          "print(raise_open_file_limit())"], capture_output=True, text=True, check=True,
-                         preexec_fn=low_soft_limit).stdout
+    out = subprocess.run([sys.executable, "-c", "from spanhouse.collector.server.fd_budget import "
+                          "raise_open_file_limit; print(raise_open_file_limit())"],
+                         capture_output=True, text=True, check=True, preexec_fn=low_soft_limit).stdout
     assert out.strip() == "(2048, 2048)"
 
 

@@ -89,7 +89,7 @@ async def test_an_idle_connection_flood_on_the_query_api_does_not_stop_otlp(tmp_
     config.write_text(text)
     log_path = tmp_path / "collector.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "collector", "run", "--config", str(config)],
+        process = subprocess.Popen([sys.executable, "-m", "spanhouse.collector", "run", "--config", str(config)],
                                    stdout=log, stderr=subprocess.STDOUT, preexec_fn=_limit_open_files)
     held: list[socket.socket] = []
     try:

@@ -39,8 +39,8 @@ import orjson
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from proto.compression import compress
-from proto.otlp_json import encode_traces
+from spanhouse.proto.compression import compress
+from spanhouse.proto.otlp_json import encode_traces
 from tests.adapters.golden import load_case
 from tests.conftest import StartCollector
 from tests.security.helpers import WRITE_TOKEN, otlp_request, vendor_routes

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from collector.core.errors import PermanentError
-from collector.server.limits import check_json_depth
+from spanhouse.collector.core.errors import PermanentError
+from spanhouse.collector.server.limits import check_json_depth
 
 
 def test_depth() -> None:

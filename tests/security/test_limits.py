@@ -15,8 +15,8 @@ import pytest
 import zstandard
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
-from collector.server.limits import TRUNCATION_MARKER
-from proto.status import decode_status
+from spanhouse.collector.server.limits import TRUNCATION_MARKER
+from spanhouse.proto.status import decode_status
 from tests.conftest import StartCollector
 from tests.security.helpers import (
     OPEN_CONFIG,

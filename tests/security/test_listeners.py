@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from collector.server.listener import ListenerSettings
-from collector.telemetry.server import MetricsServer
+from spanhouse.collector.server.listener import ListenerSettings
+from spanhouse.collector.telemetry.server import MetricsServer
 from tests.conftest import StartCollector, free_port
 from tests.security.helpers import WRITE_TOKEN
 from tests.security.listeners import (

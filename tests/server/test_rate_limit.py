@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from collector.server.rate_limit import RateLimitConfig, TokenBucketLimiter
+from spanhouse.collector.server.rate_limit import RateLimitConfig, TokenBucketLimiter
 from tests.support.doubles import ManualClock
 
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from collector.server.retry_dedup import Answer, RetryDedup, RetryDedupConfig, keyed_headers, request_key
-from collector.server.retry_store import RetryStore
+from spanhouse.collector.server.retry_dedup import Answer, RetryDedup, RetryDedupConfig, keyed_headers, request_key
+from spanhouse.collector.server.retry_store import RetryStore
 from tests.exporters.queue.small_disk import fill, tmpfs
 from tests.support.doubles import ManualClock
 
@@ -227,7 +227,7 @@ async def test_a_window_file_that_cannot_be_opened_leaves_the_window_in_memory(t
 async def test_a_full_disk_under_the_window_file_costs_nothing_but_the_file(tmp_path: Path, caplog: Any) -> None:
     """On a real 256 KiB tmpfs: once the file cannot grow, writes fail (logged once) and the
     window keeps working in memory; when space returns, writing resumes."""
-    caplog.set_level(logging.INFO, "collector.server.retry_dedup")
+    caplog.set_level(logging.INFO, "spanhouse.collector.server.retry_dedup")
     with tmpfs(tmp_path / "small", 256 * 1024) as directory:
         dedup = RetryDedup(RetryDedupConfig(), store=RetryStore(directory / "otlp.retries.sqlite3"))
         await dedup.start()

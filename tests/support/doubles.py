@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from collector.core.metrics import Metrics
-from collector.core.storage import NoStorageError, StorageClient
+from spanhouse.collector.core.metrics import Metrics
+from spanhouse.collector.core.storage import NoStorageError, StorageClient
 
 
 @dataclass

@@ -8,8 +8,8 @@ import types
 from collections.abc import Callable
 from typing import Annotated, Any, Final, Literal, Union, get_args, get_origin, get_type_hints
 
-from collector.core.config.document import ConfigDocument, YamlPath, describe
-from collector.core.config.types import (
+from spanhouse.collector.core.config.document import ConfigDocument, YamlPath, describe
+from spanhouse.collector.core.config.types import (
     ADDRESS,
     BYTE_SIZE,
     DURATION,

@@ -8,8 +8,8 @@ from typing import Any, Final
 
 import yaml
 
-from collector.core.config.environment import expand
-from collector.core.config.errors import ConfigIssue
+from spanhouse.collector.core.config.environment import expand
+from spanhouse.collector.core.config.errors import ConfigIssue
 
 # A place in the document: mapping keys and sequence indexes from the root.
 YamlPath = tuple[str | int, ...]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Final
 
-from collector.core.config.types import ADDRESS
-from collector.server.limits import ListenerLimits
+from spanhouse.collector.core.config.types import ADDRESS
+from spanhouse.collector.server.limits import ListenerLimits
 
 # Jaeger's query port, where people look for a trace UI.
 DEFAULT_ENDPOINT: Final = "127.0.0.1:16686"

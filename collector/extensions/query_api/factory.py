@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.core.component import CreateSettings, Endpoint, Factory, Kind
-from collector.extensions.query_api.config import QueryApiConfig
-from collector.extensions.query_api.server import QueryApi
+from spanhouse.collector.core.component import CreateSettings, Endpoint, Factory, Kind
+from spanhouse.collector.extensions.query_api.config import QueryApiConfig
+from spanhouse.collector.extensions.query_api.server import QueryApi
 
 
 def _endpoints(config: QueryApiConfig) -> list[Endpoint]:

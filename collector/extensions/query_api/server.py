@@ -13,12 +13,12 @@ from typing import Any, Final
 import orjson
 from aiohttp import web
 
-from collector.auth import authenticate
-from collector.core.component import CreateSettings, Host
-from collector.core.errors import PipelineError, RetryableError, classify
-from collector.core.storage import NoStorageError
-from collector.extensions.query_api.config import QueryApiConfig
-from collector.read.params import (
+from spanhouse.collector.auth import authenticate
+from spanhouse.collector.core.component import CreateSettings, Host
+from spanhouse.collector.core.errors import PipelineError, RetryableError, classify
+from spanhouse.collector.core.storage import NoStorageError
+from spanhouse.collector.extensions.query_api.config import QueryApiConfig
+from spanhouse.collector.read.params import (
     MAX_UINT64,
     NANOS_PER_MILLISECOND,
     NANOS_PER_SECOND,
@@ -33,8 +33,8 @@ from collector.read.params import (
     parse_window,
     step_ns_for,
 )
-from collector.read.store import MAX_SPANS_PER_TRACE, SearchFilters, TraceStore
-from collector.read.views import (
+from spanhouse.collector.read.store import MAX_SPANS_PER_TRACE, SearchFilters, TraceStore
+from spanhouse.collector.read.views import (
     agent_json,
     agent_stats_json,
     bucket_json,
@@ -43,9 +43,9 @@ from collector.read.views import (
     span_json,
     trace_summary_json,
 )
-from collector.server.fd_budget import budget_of
-from collector.server.guard import rate_limits_of
-from collector.server.listener import Listener, ListenerSettings, open_listener
+from spanhouse.collector.server.fd_budget import budget_of
+from spanhouse.collector.server.guard import rate_limits_of
+from spanhouse.collector.server.listener import Listener, ListenerSettings, open_listener
 
 logger = logging.getLogger(__name__)
 

@@ -8,12 +8,12 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Final, get_type_hints
 
-from collector.core.adapter_api import AdapterConfig
-from collector.core.config.types import BYTE_SIZE
-from collector.server.limits import DEFAULT_MAX_REQUEST_BODY_BYTES, InputLimits
-from collector.server.rate_limit import RateLimitConfig
-from collector.server.retry_dedup import RetryDedupConfig
-from collector.server.tls import TlsConfig
+from spanhouse.collector.core.adapter_api import AdapterConfig
+from spanhouse.collector.core.config.types import BYTE_SIZE
+from spanhouse.collector.server.limits import DEFAULT_MAX_REQUEST_BODY_BYTES, InputLimits
+from spanhouse.collector.server.rate_limit import RateLimitConfig
+from spanhouse.collector.server.retry_dedup import RetryDedupConfig
+from spanhouse.collector.server.tls import TlsConfig
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,8 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from collector.auth.authenticator import OPEN_PRINCIPAL, Principal
-from collector.core.adapter_api import (
+from spanhouse.collector.auth.authenticator import OPEN_PRINCIPAL, Principal
+from spanhouse.collector.core.adapter_api import (
     Adapter,
     AdapterConfig,
     AdapterPlugin,
@@ -30,20 +30,29 @@ from collector.core.adapter_api import (
     StateWrite,
     StreamingAnswer,
 )
-from collector.core.component import Consumer, CreateSettings, Endpoint, Factory, Host, Kind, Traces, span_count
-from collector.core.errors import PermanentError, PipelineError, UnsupportedMediaTypeError, classify
-from collector.core.storage import NoStorageError, StorageClient
-from collector.receivers.adapter.config import receiver_config_class, receiver_settings
-from collector.receivers.adapter.state_store import StateStore
-from collector.server.body import read_decoded_body
-from collector.server.guard import GuardedServices, RequestGuard, route_scope
-from collector.server.limits import check_json_depth
-from collector.server.listener import ListenerSettings
-from collector.server.otlp_http import OtlpHttpHandler
-from collector.server.rate_limit import TokenBucketLimiter
-from collector.server.retry_dedup import RetryDedup, keyed_headers, request_key
-from collector.server.telemetry import ReceiverCounters
-from collector.server.tls import server_ssl_context
+from spanhouse.collector.core.component import (
+    Consumer,
+    CreateSettings,
+    Endpoint,
+    Factory,
+    Host,
+    Kind,
+    Traces,
+    span_count,
+)
+from spanhouse.collector.core.errors import PermanentError, PipelineError, UnsupportedMediaTypeError, classify
+from spanhouse.collector.core.storage import NoStorageError, StorageClient
+from spanhouse.collector.receivers.adapter.config import receiver_config_class, receiver_settings
+from spanhouse.collector.receivers.adapter.state_store import StateStore
+from spanhouse.collector.server.body import read_decoded_body
+from spanhouse.collector.server.guard import GuardedServices, RequestGuard, route_scope
+from spanhouse.collector.server.limits import check_json_depth
+from spanhouse.collector.server.listener import ListenerSettings
+from spanhouse.collector.server.otlp_http import OtlpHttpHandler
+from spanhouse.collector.server.rate_limit import TokenBucketLimiter
+from spanhouse.collector.server.retry_dedup import RetryDedup, keyed_headers, request_key
+from spanhouse.collector.server.telemetry import ReceiverCounters
+from spanhouse.collector.server.tls import server_ssl_context
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from collector.core.adapter_api import StateWrite
+from spanhouse.collector.core.adapter_api import StateWrite
 
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS state (

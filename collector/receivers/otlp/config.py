@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Final
 
-from collector.core.config.types import ADDRESS, BYTE_SIZE
-from collector.server.limits import DEFAULT_MAX_REQUEST_BODY_BYTES, InputLimits
-from collector.server.retry_dedup import RetryDedupConfig
-from collector.server.tls import TlsConfig
+from spanhouse.collector.core.config.types import ADDRESS, BYTE_SIZE
+from spanhouse.collector.server.limits import DEFAULT_MAX_REQUEST_BODY_BYTES, InputLimits
+from spanhouse.collector.server.retry_dedup import RetryDedupConfig
+from spanhouse.collector.server.tls import TlsConfig
 
 DEFAULT_GRPC_ENDPOINT: Final = "127.0.0.1:4317"
 DEFAULT_HTTP_ENDPOINT: Final = "127.0.0.1:4318"

@@ -7,16 +7,16 @@ from typing import Any
 
 from aiohttp import web
 
-from collector.core.component import Consumer, CreateSettings, Endpoint, Factory, Host, Kind
-from collector.receivers.otlp.config import OtlpReceiverConfig
-from collector.receivers.otlp.grpc import GrpcServer, TraceService
-from collector.server.fd_budget import budget_of
-from collector.server.guard import RequestGuard
-from collector.server.listener import ListenerSettings
-from collector.server.otlp_http import OtlpHttpHandler, not_traces_handler
-from collector.server.retry_dedup import RetryDedup
-from collector.server.telemetry import ReceiverCounters
-from collector.server.tls import grpc_server_credentials, server_ssl_context
+from spanhouse.collector.core.component import Consumer, CreateSettings, Endpoint, Factory, Host, Kind
+from spanhouse.collector.receivers.otlp.config import OtlpReceiverConfig
+from spanhouse.collector.receivers.otlp.grpc import GrpcServer, TraceService
+from spanhouse.collector.server.fd_budget import budget_of
+from spanhouse.collector.server.guard import RequestGuard
+from spanhouse.collector.server.listener import ListenerSettings
+from spanhouse.collector.server.otlp_http import OtlpHttpHandler, not_traces_handler
+from spanhouse.collector.server.retry_dedup import RetryDedup
+from spanhouse.collector.server.telemetry import ReceiverCounters
+from spanhouse.collector.server.tls import grpc_server_credentials, server_ssl_context
 
 logger = logging.getLogger(__name__)
 

@@ -12,16 +12,16 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from collector.auth.authenticator import Principal, metadata_headers
-from collector.core.component import Consumer, span_count
-from collector.core.errors import classify
-from collector.server.grpc_guard import GuardInterceptor
-from collector.server.guard import RequestGuard
-from collector.server.limits import InputLimits
-from collector.server.retry_dedup import Answer, RetryDedup, request_key
-from collector.server.telemetry import ReceiverCounters
-from proto.status import encode_retry_status
-from proto.validate import drop_invalid_spans
+from spanhouse.collector.auth.authenticator import Principal, metadata_headers
+from spanhouse.collector.core.component import Consumer, span_count
+from spanhouse.collector.core.errors import classify
+from spanhouse.collector.server.grpc_guard import GuardInterceptor
+from spanhouse.collector.server.guard import RequestGuard
+from spanhouse.collector.server.limits import InputLimits
+from spanhouse.collector.server.retry_dedup import Answer, RetryDedup, request_key
+from spanhouse.collector.server.telemetry import ReceiverCounters
+from spanhouse.proto.status import encode_retry_status
+from spanhouse.proto.validate import drop_invalid_spans
 
 MIB = 1024 * 1024
 SERVICE_NAME: Final = "opentelemetry.proto.collector.trace.v1.TraceService"

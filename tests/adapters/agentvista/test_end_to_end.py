@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from adapters.agentvista.plugin import agent_id
+from spanhouse.adapters.agentvista.plugin import agent_id
 from tests.adapters.golden import TESTDATA
 from tests.conftest import Collector, StartCollector
 from tests.support.configs import collector_config

@@ -10,11 +10,11 @@ from typing import Any
 import orjson
 import pytest
 
-from adapters.agentvista.plugin import BATCH_PATH, PLUGIN, AgentVistaAdapter, AgentVistaConfig, agent_id
-from adapters.agentvista.state import AGENT_RECORD_TTL_S, AGENTS_NAMESPACE, SPANS_NAMESPACE, USAGE_NAMESPACE
-from adapters.common.ids import span_id_from
-from collector.core.adapter_api import AdapterRequest, AdapterResult
-from collector.receivers.adapter.config import receiver_config_class
+from spanhouse.adapters.agentvista.plugin import BATCH_PATH, PLUGIN, AgentVistaAdapter, AgentVistaConfig, agent_id
+from spanhouse.adapters.agentvista.state import AGENT_RECORD_TTL_S, AGENTS_NAMESPACE, SPANS_NAMESPACE, USAGE_NAMESPACE
+from spanhouse.adapters.common.ids import span_id_from
+from spanhouse.collector.core.adapter_api import AdapterRequest, AdapterResult
+from spanhouse.collector.receivers.adapter.config import receiver_config_class
 from tests.adapters.golden import MemoryState, check_golden, load_case
 
 VENDOR = "agentvista"

@@ -9,9 +9,9 @@ from typing import Any, Final
 
 import orjson
 
-from adapters.agentvista.plugin import agent_id
-from adapters.agentvista.read import AGENT_IDS_NAMESPACE
-from adapters.agentvista.state import AGENTS_NAMESPACE
+from spanhouse.adapters.agentvista.plugin import agent_id
+from spanhouse.adapters.agentvista.read import AGENT_IDS_NAMESPACE
+from spanhouse.adapters.agentvista.state import AGENTS_NAMESPACE
 from tests.conftest import Collector, StartCollector
 from tests.read.collector_setup import READ_CONFIG, request, start_read_collector, store_known_traces
 from tests.read.sample_traces import AGENTVISTA_TRACE_ID, agentvista_body

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.agentvista.read_shape import trace_header, vendor_spans
-from adapters.agentvista.spans import SCOPE_NAME
+from spanhouse.adapters.agentvista.read_shape import trace_header, vendor_spans
+from spanhouse.adapters.agentvista.spans import SCOPE_NAME
 
 TRACE_HEX = "550e8400e29b41d4a716446655440000"
 BASE_NS = 1_705_312_800_000_000_000

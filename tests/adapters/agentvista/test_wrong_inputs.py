@@ -12,9 +12,9 @@ from typing import Any
 import orjson
 import pytest
 
-from adapters.agentvista.plugin import BATCH_PATH, AgentVistaAdapter, AgentVistaConfig
-from collector.core.adapter_api import AdapterRequest
-from proto.otlp_json import encode_traces
+from spanhouse.adapters.agentvista.plugin import BATCH_PATH, AgentVistaAdapter, AgentVistaConfig
+from spanhouse.collector.core.adapter_api import AdapterRequest
+from spanhouse.proto.otlp_json import encode_traces
 from tests.adapters.golden import RECEIVED_AT_NS, MemoryState
 
 TRACE_ID = "550e8400-e29b-41d4-a716-446655440000"

@@ -14,8 +14,8 @@ import aiohttp
 import orjson
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from adapters.aitracer.common import link_trace_id, root_span_id
-from adapters.aitracer.webhooks import sign
+from spanhouse.adapters.aitracer.common import link_trace_id, root_span_id
+from spanhouse.adapters.aitracer.webhooks import sign
 from tests.adapters.golden import TESTDATA
 from tests.conftest import Collector, StartCollector
 from tests.support.configs import collector_config

@@ -8,10 +8,10 @@ from typing import Any
 
 import orjson
 
-from adapters.aitracer.common import root_span_id
-from adapters.aitracer.openai_agents import HEADERS_NAMESPACE, handle_agents
-from adapters.common.ids import span_id_from
-from collector.core.adapter_api import AdapterRequest
+from spanhouse.adapters.aitracer.common import root_span_id
+from spanhouse.adapters.aitracer.openai_agents import HEADERS_NAMESPACE, handle_agents
+from spanhouse.adapters.common.ids import span_id_from
+from spanhouse.collector.core.adapter_api import AdapterRequest
 from tests.adapters.aitracer.test_plugin import attributes, spans_of
 from tests.adapters.golden import MemoryState, check_golden, load_case
 

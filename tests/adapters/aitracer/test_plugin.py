@@ -9,10 +9,10 @@ from typing import Any
 import orjson
 import pytest
 
-from adapters.aitracer.common import link_trace_id, root_span_id
-from adapters.aitracer.ingest import handle_guardrails, handle_tool_calls
-from adapters.aitracer.native import handle_native
-from adapters.aitracer.plugin import (
+from spanhouse.adapters.aitracer.common import link_trace_id, root_span_id
+from spanhouse.adapters.aitracer.ingest import handle_guardrails, handle_tool_calls
+from spanhouse.adapters.aitracer.native import handle_native
+from spanhouse.adapters.aitracer.plugin import (
     AGENTS_PATH,
     FEEDBACK_PATH,
     GUARDRAILS_PATH,
@@ -27,10 +27,10 @@ from adapters.aitracer.plugin import (
     WebhookSigningConfig,
     WorkspaceSigningConfig,
 )
-from adapters.aitracer.proxy import ProxyConfig
-from adapters.aitracer.webhooks import handle_webhook_body, sign, verify_signature
-from adapters.common.ids import trace_id_from
-from collector.core.adapter_api import AdapterRequest, AdapterResult
+from spanhouse.adapters.aitracer.proxy import ProxyConfig
+from spanhouse.adapters.aitracer.webhooks import handle_webhook_body, sign, verify_signature
+from spanhouse.adapters.common.ids import trace_id_from
+from spanhouse.collector.core.adapter_api import AdapterRequest, AdapterResult
 from tests.adapters.golden import RECEIVED_AT_NS, MemoryState, check_golden, load_case
 
 VENDOR = "aitracer"
@@ -246,8 +246,8 @@ def test_state_writes_are_tenant_scoped() -> None:
 
 
 def test_feedback_side_table_ddl_follows_the_engine() -> None:
-    from exporters.clickhouse.config import ClickHouseConfig
-    from exporters.clickhouse.schema import schema_statements
+    from spanhouse.exporters.clickhouse.config import ClickHouseConfig
+    from spanhouse.exporters.clickhouse.schema import schema_statements
 
     for engine, expected in (("MergeTree", "ReplacingMergeTree(UpdatedAt)"),
                              ("ReplicatedMergeTree", "ReplicatedReplacingMergeTree(UpdatedAt)")):

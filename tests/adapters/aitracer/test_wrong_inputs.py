@@ -10,13 +10,13 @@ from typing import Any
 import orjson
 import pytest
 
-from adapters.aitracer.feedback import validate_feedback
-from adapters.aitracer.ingest import handle_guardrails, handle_tool_calls
-from adapters.aitracer.native import handle_native
-from adapters.aitracer.openai_agents import handle_agents
-from adapters.aitracer.webhooks import handle_webhook_body
-from collector.core.adapter_api import AdapterRequest, AdapterResult
-from proto.otlp_json import encode_traces
+from spanhouse.adapters.aitracer.feedback import validate_feedback
+from spanhouse.adapters.aitracer.ingest import handle_guardrails, handle_tool_calls
+from spanhouse.adapters.aitracer.native import handle_native
+from spanhouse.adapters.aitracer.openai_agents import handle_agents
+from spanhouse.adapters.aitracer.webhooks import handle_webhook_body
+from spanhouse.collector.core.adapter_api import AdapterRequest, AdapterResult
+from spanhouse.proto.otlp_json import encode_traces
 from tests.adapters.aitracer.test_end_to_end import CONFIG, post
 from tests.adapters.golden import RECEIVED_AT_NS, MemoryState
 from tests.conftest import StartCollector
@@ -95,7 +95,7 @@ def assert_vendor_error(status: int, body: Any) -> None:
 @pytest.mark.parametrize(("route", "index", "body"), CASES, ids=[f"{route}-{index}" for route, index, _ in CASES])
 def test_wrong_input_is_a_400(route: str, index: int, body: Any) -> None:
     if route == "feedback":
-        from adapters.aitracer.common import InvalidRequestError
+        from spanhouse.adapters.aitracer.common import InvalidRequestError
         with pytest.raises(InvalidRequestError):
             validate_feedback(body)
         return

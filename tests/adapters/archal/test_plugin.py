@@ -13,11 +13,11 @@ from typing import Any
 import orjson
 import pytest
 
-from adapters.archal.plugin import PLUGIN, ArchalAdapter, ArchalConfig
-from adapters.archal.sessions import SESSIONS_NAMESPACE
-from collector.core.adapter_api import AdapterRequest, AdapterResult, StateView
-from collector.core.component import span_count
-from collector.receivers.adapter.config import receiver_config_class
+from spanhouse.adapters.archal.plugin import PLUGIN, ArchalAdapter, ArchalConfig
+from spanhouse.adapters.archal.sessions import SESSIONS_NAMESPACE
+from spanhouse.collector.core.adapter_api import AdapterRequest, AdapterResult, StateView
+from spanhouse.collector.core.component import span_count
+from spanhouse.collector.receivers.adapter.config import receiver_config_class
 from tests.adapters.golden import TESTDATA, MemoryState, check_golden, load_case
 
 CASES = sorted(path.name.removesuffix(".json") for path in (TESTDATA / "archal").glob("*.json")

@@ -9,11 +9,11 @@ from typing import Any
 import orjson
 import pytest
 
-from adapters.archal.json_values import MAX_NESTING_DEPTH
-from adapters.archal.plugin import ArchalAdapter, ArchalConfig
-from collector.core.adapter_api import AdapterRequest, AdapterResult
-from collector.core.component import span_count
-from proto.otlp_json import decode_traces, encode_traces
+from spanhouse.adapters.archal.json_values import MAX_NESTING_DEPTH
+from spanhouse.adapters.archal.plugin import ArchalAdapter, ArchalConfig
+from spanhouse.collector.core.adapter_api import AdapterRequest, AdapterResult
+from spanhouse.collector.core.component import span_count
+from spanhouse.proto.otlp_json import decode_traces, encode_traces
 from tests.adapters.golden import RECEIVED_AT_NS, MemoryState
 
 ARCHAL = ArchalAdapter(ArchalConfig())

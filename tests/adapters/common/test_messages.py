@@ -6,12 +6,12 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from adapters.agentvista import validate as agentvista_validate
-from adapters.aitracer import common as aitracer_common
-from adapters.archal import sessions as archal_sessions
-from adapters.common.messages import MAX_QUOTED_CHARS, describe, quote
-from adapters.common.times import checked_ns
-from adapters.zipkin import validate as zipkin_validate
+from spanhouse.adapters.agentvista import validate as agentvista_validate
+from spanhouse.adapters.aitracer import common as aitracer_common
+from spanhouse.adapters.archal import sessions as archal_sessions
+from spanhouse.adapters.common.messages import MAX_QUOTED_CHARS, describe, quote
+from spanhouse.adapters.common.times import checked_ns
+from spanhouse.adapters.zipkin import validate as zipkin_validate
 
 
 @pytest.mark.parametrize(("value", "by_type", "booleans", "literal"), [

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from adapters.common.ids import span_id_from
+from spanhouse.adapters.common.ids import span_id_from
 from tests.adapters.golden import load_case
 from tests.conftest import StartCollector
 from tests.support.configs import collector_config

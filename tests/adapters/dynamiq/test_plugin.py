@@ -10,10 +10,10 @@ from typing import Any
 import orjson
 import pytest
 
-from adapters.common.ids import span_id_from
-from adapters.dynamiq.plugin import PLUGIN, DynamiqConfig, handle_traces
-from adapters.dynamiq.validate import MAX_NESTING_DEPTH
-from collector.core.adapter_api import AdapterRequest, AdapterResult
+from spanhouse.adapters.common.ids import span_id_from
+from spanhouse.adapters.dynamiq.plugin import PLUGIN, DynamiqConfig, handle_traces
+from spanhouse.adapters.dynamiq.validate import MAX_NESTING_DEPTH
+from spanhouse.collector.core.adapter_api import AdapterRequest, AdapterResult
 from tests.adapters.golden import RECEIVED_AT_NS, TESTDATA, MemoryState, check_golden, load_case
 
 CASES = sorted(path.name.removesuffix(".json") for path in (TESTDATA / "dynamiq").glob("*.json")

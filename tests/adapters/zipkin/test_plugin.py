@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 import pytest
 
-from adapters.zipkin.plugin import PLUGIN, ZipkinConfig, handle_spans
-from collector.core.adapter_api import AdapterRequest, AdapterResult
+from spanhouse.adapters.zipkin.plugin import PLUGIN, ZipkinConfig, handle_spans
+from spanhouse.collector.core.adapter_api import AdapterRequest, AdapterResult
 from tests.adapters.golden import RECEIVED_AT_NS, TESTDATA, MemoryState, check_golden, load_case
 
 CASES = sorted(path.name.removesuffix(".json") for path in (TESTDATA / "zipkin").glob("*.json")

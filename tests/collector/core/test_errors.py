@@ -5,8 +5,8 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from collector.core.errors import classify
-from proto.errors import DecompressedTooLargeError, MalformedPayloadError, UnknownEncodingError
+from spanhouse.collector.core.errors import classify
+from spanhouse.proto.errors import DecompressedTooLargeError, MalformedPayloadError, UnknownEncodingError
 
 
 @pytest.mark.parametrize(("error", "http_status", "grpc_status"), [

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import aiohttp
 
-from collector.core.metrics import Metrics, exporter_sent_spans
-from collector.telemetry.server import MetricsServer
+from spanhouse.collector.core.metrics import Metrics, exporter_sent_spans
+from spanhouse.collector.telemetry.server import MetricsServer
 from tests.conftest import free_port
 
 

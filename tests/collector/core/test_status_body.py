@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from google.rpc.status_pb2 import Status
 
-from collector.core.errors import (
+from spanhouse.collector.core.errors import (
     PayloadTooLargeError,
     PermanentError,
     PermissionDeniedError,
@@ -18,7 +18,7 @@ from collector.core.errors import (
     UnsupportedMediaTypeError,
     classify,
 )
-from collector.server.otlp_http import PROTOBUF, error_response
+from spanhouse.collector.server.otlp_http import PROTOBUF, error_response
 
 
 @pytest.mark.parametrize("error", [

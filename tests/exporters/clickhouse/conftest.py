@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from collector.core.component import CreateSettings
-from exporters.clickhouse.config import ClickHouseConfig
-from exporters.clickhouse.exporter import ClickHouseExporter
-from exporters.clickhouse.factory import FACTORY
-from exporters.queue.config import SendingQueueConfig
+from spanhouse.collector.core.component import CreateSettings
+from spanhouse.exporters.clickhouse.config import ClickHouseConfig
+from spanhouse.exporters.clickhouse.exporter import ClickHouseExporter
+from spanhouse.exporters.clickhouse.factory import FACTORY
+from spanhouse.exporters.queue.config import SendingQueueConfig
 from tests.support.doubles import StubHost
 
 

@@ -8,14 +8,14 @@ import time
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from exporters.clickhouse.columns import (
+from spanhouse.exporters.clickhouse.columns import (
     COLUMN_NAMES,
     COLUMN_TYPES,
     MAX_TIMESTAMP_NS,
     hex_id,
     to_columns,
 )
-from exporters.clickhouse.values import any_value_to_string, attributes_to_map, format_double
+from spanhouse.exporters.clickhouse.values import any_value_to_string, attributes_to_map, format_double
 
 from .otlp_samples import (
     EVERY_VALUE_TYPE,

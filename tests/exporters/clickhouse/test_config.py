@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from collector.core.config.types import DURATION, parse_duration
-from exporters.clickhouse.config import ClickHouseConfig
-from exporters.queue.config import RetryConfig, SendingQueueConfig
+from spanhouse.collector.core.config.types import DURATION, parse_duration
+from spanhouse.exporters.clickhouse.config import ClickHouseConfig
+from spanhouse.exporters.queue.config import RetryConfig, SendingQueueConfig
 
 TESTDATA = Path(__file__).parent / "testdata"
 

@@ -9,11 +9,11 @@ import asyncio
 
 import pytest
 
-from collector.core.errors import PermanentError, RetryableError
-from exporters.clickhouse.columns import resource_groups
-from exporters.clickhouse.conversion import Converter, WorkerStoppedError
-from exporters.clickhouse.exporter import ClickHouseExporter
-from exporters.clickhouse.native import GROUP_SPANS, encode_native
+from spanhouse.collector.core.errors import PermanentError, RetryableError
+from spanhouse.exporters.clickhouse.columns import resource_groups
+from spanhouse.exporters.clickhouse.conversion import Converter, WorkerStoppedError
+from spanhouse.exporters.clickhouse.exporter import ClickHouseExporter
+from spanhouse.exporters.clickhouse.native import GROUP_SPANS, encode_native
 
 from .conftest import MakeExporter, StubHost
 from .otlp_samples import ROUND_TRIP_QUERY, expected_rows, full_request, simple_request

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from collector.core.component import CreateSettings
-from collector.core.errors import PermanentError, RetryableError
-from exporters.clickhouse import exporter as exporter_module
-from exporters.clickhouse.config import ClickHouseConfig
-from exporters.clickhouse.exporter import ClickHouseExporter, ClickHouseStartError
-from exporters.clickhouse.factory import FACTORY, resolve_endpoint
-from exporters.queue.config import SendingQueueConfig
-from exporters.queue.sending_queue import QueuedExporter
+from spanhouse.collector.core.component import CreateSettings
+from spanhouse.collector.core.errors import PermanentError, RetryableError
+from spanhouse.exporters.clickhouse import exporter as exporter_module
+from spanhouse.exporters.clickhouse.config import ClickHouseConfig
+from spanhouse.exporters.clickhouse.exporter import ClickHouseExporter, ClickHouseStartError
+from spanhouse.exporters.clickhouse.factory import FACTORY, resolve_endpoint
+from spanhouse.exporters.queue.config import SendingQueueConfig
+from spanhouse.exporters.queue.sending_queue import QueuedExporter
 
 from .conftest import MakeExporter, StubHost
 from .otlp_samples import ROUND_TRIP_QUERY, expected_rows, full_request, simple_request

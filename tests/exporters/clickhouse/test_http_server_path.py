@@ -20,8 +20,8 @@ import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
 
-from collector.core.errors import RetryableError
-from exporters.clickhouse.exporter import ClickHouseExporter, ClickHouseStartError
+from spanhouse.collector.core.errors import RetryableError
+from spanhouse.exporters.clickhouse.exporter import ClickHouseExporter, ClickHouseStartError
 from tests.conftest import BASIC_CONFIG, StartCollector, free_port
 from tests.receivers.test_otlp_sdk_end_to_end import COLUMNS, emit_agent_trace
 

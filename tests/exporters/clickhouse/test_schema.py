@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from exporters.clickhouse.config import ClickHouseConfig
-from exporters.clickhouse.exporter import ClickHouseExporter
-from exporters.clickhouse.schema import (
+from spanhouse.exporters.clickhouse.config import ClickHouseConfig
+from spanhouse.exporters.clickhouse.exporter import ClickHouseExporter
+from spanhouse.exporters.clickhouse.schema import (
     lookup_table_engine,
     parse_version,
     schema_statements,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from collector.core.errors import RetryableError
-from collector.core.storage import NoStorageError, StorageProvider
-from collector.sql import socket_path_for
+from spanhouse.collector.core.errors import RetryableError
+from spanhouse.collector.core.storage import NoStorageError, StorageProvider
+from spanhouse.collector.sql import socket_path_for
 from tests.exporters.clickhouse.conftest import MakeExporter
 from tests.exporters.clickhouse.otlp_samples import simple_request
 from tests.support.doubles import StubHost

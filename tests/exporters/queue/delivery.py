@@ -16,7 +16,7 @@ from pathlib import Path
 
 import aiohttp
 
-from collector.core.component import Traces
+from spanhouse.collector.core.component import Traces
 from tests.conftest import free_ports
 from tests.support.configs import collector_config
 
@@ -52,7 +52,7 @@ class CollectorProcess:
     def start(self) -> None:
         env = {**os.environ, "PYTHONPATH": str(REPO), "SPANHOUSE_FAULTS_FILE": str(self.faults_path)}
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "collector", "run", "--config",
+            self.process = subprocess.Popen([sys.executable, "-m", "spanhouse.collector", "run", "--config",
                                              str(self.config_path)], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                                             stderr=log)
         deadline = time.monotonic() + 60
@@ -97,8 +97,9 @@ class CollectorProcess:
         return 0.0
 
     def sql(self, query: str) -> list[list[str]]:
-        result = subprocess.run([sys.executable, "-m", "collector", "sql", query, "--config", str(self.config_path),
-                                 "--format", "csv"], capture_output=True, text=True, cwd=REPO, timeout=120,
+        result = subprocess.run([sys.executable, "-m", "spanhouse.collector", "sql", query,
+                                 "--config", str(self.config_path), "--format", "csv"],
+                                capture_output=True, text=True, cwd=REPO, timeout=120,
                                 env={**os.environ, "PYTHONPATH": str(REPO)})
         assert result.returncode == 0, result.stderr
         return [line.split(",") for line in result.stdout.splitlines()[1:]]

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from collector.core.component import CreateSettings
-from collector.core.errors import RetryableError
-from exporters.queue.batch_journal import ENTRY_BYTES
-from exporters.queue.config import QueueBatchConfig
-from exporters.queue.persistent_queue import PersistentQueue
-from exporters.queue.sending_queue import QueuedExporter
+from spanhouse.collector.core.component import CreateSettings
+from spanhouse.collector.core.errors import RetryableError
+from spanhouse.exporters.queue.batch_journal import ENTRY_BYTES
+from spanhouse.exporters.queue.config import QueueBatchConfig
+from spanhouse.exporters.queue.persistent_queue import PersistentQueue
+from spanhouse.exporters.queue.sending_queue import QueuedExporter
 from tests.conftest import StubHost
 from tests.exporters.queue.small_disk import PAGE_BYTES, fill, tmpfs
 from tests.exporters.queue.test_sending_queue import FAST_RETRY, ScriptedExporter, named, names, queue_config

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from exporters.queue.persistent_queue import InflightBatch, PersistentQueue
-from exporters.queue.record_log import encode_record, segment_path
+from spanhouse.exporters.queue.persistent_queue import InflightBatch, PersistentQueue
+from spanhouse.exporters.queue.record_log import encode_record, segment_path
 
 
 async def filled(directory: Path, count: int, segment_bytes: int = 1 << 20) -> PersistentQueue:

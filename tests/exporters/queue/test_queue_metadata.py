@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from collector.core.errors import RetryableError
-from exporters.queue.batch_journal import COMMITTED, ENTRY_BYTES
-from exporters.queue.config import QueueBatchConfig
+from spanhouse.collector.core.errors import RetryableError
+from spanhouse.exporters.queue.batch_journal import COMMITTED, ENTRY_BYTES
+from spanhouse.exporters.queue.config import QueueBatchConfig
 from tests.exporters.queue.test_sending_queue import ScriptedExporter, named, names, started
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from exporters.queue.record_log import HEADER_BYTES, ScanResult, encode_record, scan_segment
+from spanhouse.exporters.queue.record_log import HEADER_BYTES, ScanResult, encode_record, scan_segment
 
 
 def records(data: bytes) -> tuple[list[tuple[int, bytes]], ScanResult]:

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from google.protobuf.message import DecodeError
 
-from collector.core.component import CreateSettings, Traces, span_count
-from collector.core.errors import PermanentError, ResourceExhaustedError, RetryableError
-from exporters.queue.config import QueueBatchConfig, RetryConfig, SendingQueueConfig
-from exporters.queue.sending_queue import QueuedExporter
+from spanhouse.collector.core.component import CreateSettings, Traces, span_count
+from spanhouse.collector.core.errors import PermanentError, ResourceExhaustedError, RetryableError
+from spanhouse.exporters.queue.config import QueueBatchConfig, RetryConfig, SendingQueueConfig
+from spanhouse.exporters.queue.sending_queue import QueuedExporter
 from tests.conftest import StubHost
 from tests.processors.test_batch import traces_with
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from adapters.common.attributes import new_traces, put
-from adapters.common.ids import span_id_from, trace_id_from
-from collector.core.adapter_api import (
+from spanhouse.adapters.common.attributes import new_traces, put
+from spanhouse.adapters.common.ids import span_id_from, trace_id_from
+from spanhouse.collector.core.adapter_api import (
     AdapterConfig,
     AdapterPlugin,
     AdapterRequest,
@@ -16,7 +16,7 @@ from collector.core.adapter_api import (
     Route,
     StateView,
 )
-from collector.core.config.types import ADDRESS
+from spanhouse.collector.core.config.types import ADDRESS
 
 
 @dataclass(frozen=True, slots=True)
