@@ -4,7 +4,6 @@ hands out the client the clickhouse exporter provides, says clearly when there i
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 from typing import Final
 
@@ -15,6 +14,7 @@ from spanhouse.exporters.clickhouse.store import ClickHouseStore
 from tests.conftest import StartCollector
 from tests.read.collector_setup import request, start_read_collector
 from tests.support.configs import collector_config
+from tests.support.imports import imported_modules
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 
@@ -57,16 +57,6 @@ async def test_without_storage_the_read_api_answers_retry_later(start_collector:
     assert (status, body["error"]["code"]) == (503, "unavailable"), body
 
 
-def _imports(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module.removeprefix("spanhouse."))  # installed as spanhouse.<folder>: compared by folder
-        elif isinstance(node, ast.Import):
-            names.update(alias.name.removeprefix("spanhouse.") for alias in node.names)
-    return names
-
-
 @pytest.mark.parametrize(("package", "forbidden"), [
     ("exporters/clickhouse", ("collector.sql", "collector.config", "collector.service", "adapters")),
     ("collector/extensions/query_api", ("adapters", "exporters", "collector.service", "collector.sql")),
@@ -78,6 +68,6 @@ def _imports(path: Path) -> set[str]:
 def test_the_read_side_and_the_exporter_import_neither_the_shell_nor_each_other(
         package: str, forbidden: tuple[str, ...]) -> None:
     for path in sorted((ROOT / package).glob("*.py")):
-        wrong = sorted(name for name in _imports(path)
+        wrong = sorted(name for name in imported_modules(path)
                        if any(name == prefix or name.startswith(prefix + ".") for prefix in forbidden))
         assert not wrong, f"{path.relative_to(ROOT)} imports {wrong}"

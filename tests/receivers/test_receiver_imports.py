@@ -4,33 +4,24 @@ and the otlp receiver imports nothing of the adapter receiver."""
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
+
+from tests.support.imports import imported_modules
 
 RECEIVERS = Path(__file__).resolve().parents[2] / "collector" / "receivers"
 ADAPTER_RECEIVER = ("adapter/receiver.py", "adapter/config.py", "adapter/state_store.py")
 
 
-def imported(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module.removeprefix("spanhouse."))  # installed as spanhouse.<folder>: compared by folder
-        elif isinstance(node, ast.Import):
-            names.update(alias.name.removeprefix("spanhouse.") for alias in node.names)
-    return names
-
-
 def test_the_adapter_receiver_imports_no_module_of_the_otlp_receiver() -> None:
     for name in ADAPTER_RECEIVER:
-        otlp_receiver = {module for module in imported(RECEIVERS / name)
+        otlp_receiver = {module for module in imported_modules(RECEIVERS / name)
                          if module.startswith("collector.receivers.otlp")}
         assert otlp_receiver == set()
-    assert "collector.server.otlp_http" in imported(RECEIVERS / "adapter" / "receiver.py")
+    assert "collector.server.otlp_http" in imported_modules(RECEIVERS / "adapter" / "receiver.py")
 
 
 def test_the_otlp_receiver_imports_nothing_of_the_adapter_receiver() -> None:
     for path in (RECEIVERS / "otlp").glob("*.py"):
-        others = {module for module in imported(path) if module.startswith("collector.receivers.")
+        others = {module for module in imported_modules(path) if module.startswith("collector.receivers.")
                   and not module.startswith("collector.receivers.otlp")}
         assert others == set()
