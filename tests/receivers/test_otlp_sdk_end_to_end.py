@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
@@ -56,17 +57,11 @@ def emit_agent_trace(exporter: SpanExporter, service_name: str) -> dict[str, obj
             "child_id": f"{context.span_id:016x}", "start": start}
 
 
-async def test_sdk_grpc_and_http_exporters_store_every_field(start_collector: StartCollector) -> None:
-    collector = await start_collector(BASIC_CONFIG)
-    grpc_exporter = GrpcSpanExporter(endpoint=f"127.0.0.1:{collector.ports['grpc']}", insecure=True)
-    http_exporter = HttpSpanExporter(endpoint=f"http://127.0.0.1:{collector.ports['http']}/v1/traces")
-    # The SDK exporters block, and the collector runs on this event loop: send from threads.
-    sent = {
-        "svc-grpc": await asyncio.to_thread(emit_agent_trace, grpc_exporter, "svc-grpc"),
-        "svc-http": await asyncio.to_thread(emit_agent_trace, http_exporter, "svc-http"),
-    }
-    rows = await collector.aquery(f"SELECT {COLUMNS} FROM otel.otel_traces ORDER BY ServiceName, Timestamp")
-    assert len(rows) == 4
+
+def assert_agent_traces(rows: list[tuple[Any, ...]], sent: dict[str, dict[str, object]]) -> None:
+    """Every column of the two spans of each `emit_agent_trace` trace, as stored (rows of COLUMNS);
+    also used by the exporter's http:// path test."""
+    assert len(rows) == 2 * len(sent)
     for service_name, expected in sent.items():
         root, child = [row for row in rows if row[2] == service_name]
         (name, kind, service, trace_id, span_id, parent, status, status_message, resource, scope, scope_version,
@@ -103,6 +98,18 @@ async def test_sdk_grpc_and_http_exporters_store_every_field(start_collector: St
                             expected["root_id"], "", "Ok", "")
         assert root[12] == 1_000_000 and root[13] == expected["start"]
         assert json.loads(json.dumps(root[11])) == {"gen_ai.agent.name": "planner"}
+
+async def test_sdk_grpc_and_http_exporters_store_every_field(start_collector: StartCollector) -> None:
+    collector = await start_collector(BASIC_CONFIG)
+    grpc_exporter = GrpcSpanExporter(endpoint=f"127.0.0.1:{collector.ports['grpc']}", insecure=True)
+    http_exporter = HttpSpanExporter(endpoint=f"http://127.0.0.1:{collector.ports['http']}/v1/traces")
+    # The SDK exporters block, and the collector runs on this event loop: send from threads.
+    sent = {
+        "svc-grpc": await asyncio.to_thread(emit_agent_trace, grpc_exporter, "svc-grpc"),
+        "svc-http": await asyncio.to_thread(emit_agent_trace, http_exporter, "svc-http"),
+    }
+    rows = await collector.aquery(f"SELECT {COLUMNS} FROM otel.otel_traces ORDER BY ServiceName, Timestamp")
+    assert_agent_traces(rows, sent)
     # The trace-id lookup table is filled by its materialized view.
     # (AggregatingMergeTree: rows of one trace merge in the background, so aggregate on read.)
     lookups = await collector.aquery(

@@ -6,7 +6,6 @@ rows, schema, deduplication and errors below are the engine's answers, sent over
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from spanhouse.collector.core.errors import RetryableError
 from spanhouse.exporters.clickhouse.exporter import ClickHouseExporter, ClickHouseStartError
 from tests.conftest import BASIC_CONFIG, StartCollector, free_port
-from tests.receivers.test_otlp_sdk_end_to_end import COLUMNS, emit_agent_trace
+from tests.receivers.test_otlp_sdk_end_to_end import COLUMNS, assert_agent_traces, emit_agent_trace
 
 from .conftest import MakeExporter, StubHost
 from .otlp_samples import ROUND_TRIP_QUERY, expected_rows, full_request, simple_request
@@ -91,47 +90,6 @@ def server_config(port: int, database: str, compress: str = "lz4", password: str
                 f"    database: {database}\n")
     # The harness already listens: its port replaces the placeholder before the fixture picks one.
     return BASIC_CONFIG.replace(EMBEDDED_ENDPOINT_LINE, exporter).replace("{port:clickhouse}", str(port))
-
-
-def assert_agent_traces(rows: list[tuple[Any, ...]], sent: dict[str, dict[str, object]]) -> None:
-    """The assertions of tests/receivers/test_otlp_sdk_end_to_end.py on the rows of COLUMNS."""
-    assert len(rows) == 2 * len(sent)
-    for service_name, expected in sent.items():
-        root, child = [row for row in rows if row[2] == service_name]
-        (name, kind, service, trace_id, span_id, parent, status, status_message, resource, scope, scope_version,
-         attributes, duration, timestamp, event_names, event_attributes, event_times, link_trace_ids,
-         link_span_ids, link_states, link_attributes, trace_state) = child
-        assert (name, kind, service) == ("chat gpt-4o", "Client", service_name)
-        assert (trace_id, span_id, parent) == (expected["trace_id"], expected["child_id"], expected["root_id"])
-        assert (status, status_message) == ("Error", "model overloaded")
-        assert resource["service.name"] == service_name
-        assert resource["deployment.environment"] == "test"
-        assert resource["telemetry.sdk.language"] == "python"
-        assert (scope, scope_version) == ("agent.tracer", "1.2.3")
-        assert attributes == {
-            "gen_ai.request.model": "gpt-4o",
-            "gen_ai.usage.input_tokens": "1200",
-            "gen_ai.request.temperature": "0.25",
-            "gen_ai.response.finish_reasons": '["stop","length"]',
-            "cache.hit": "false",
-            "retry.counts": "[1,2]",
-            "weights": "[0.5,1.5]",
-            "flags": "[true,false]",
-        }
-        assert timestamp == expected["start"] + 1_000
-        assert duration == 500_000
-        assert event_names == ["gen_ai.choice"]
-        assert event_attributes == [{"index": "0", "finish": "stop"}]
-        assert event_times == [expected["start"] + 2_000]
-        assert link_trace_ids == [expected["trace_id"]]
-        assert link_span_ids == [expected["root_id"]]
-        assert link_states == [""]
-        assert link_attributes == [{"link.kind": "follows"}]
-        assert trace_state == ""
-        assert root[:8] == ("invoke_agent planner", "Server", service_name, expected["trace_id"],
-                            expected["root_id"], "", "Ok", "")
-        assert root[12] == 1_000_000 and root[13] == expected["start"]
-        assert json.loads(json.dumps(root[11])) == {"gen_ai.agent.name": "planner"}
 
 
 @pytest.mark.parametrize("compress", ["lz4", "none"])
