@@ -29,6 +29,22 @@ def test_values_are_exact_and_text_is_escaped() -> None:
     assert "spanhouse_test_size_sum 1000001.25" in lines
 
 
+
+def test_a_counter_past_ten_million_reads_back_exactly() -> None:
+    """A collector storing 40,000 spans/s passes 10**7 in about four minutes; six significant
+    digits (`1.23457e+07`) would lose every change below a hundred spans."""
+    metrics = Metrics()
+    sent = exporter_sent_spans(metrics, "clickhouse")
+    sent.add(12_345_678)
+    sent.add(1)
+    gauge = metrics.gauge("spanhouse_test_precise", "Full float precision")
+    gauge.set(12_345_678.123456789)
+    lines = metrics.render().splitlines()
+    assert [line for line in lines if line.startswith("otelcol_exporter_sent_spans")] == [
+        'otelcol_exporter_sent_spans{exporter="clickhouse"} 12345679']
+    [precise] = [line for line in lines if line.startswith("spanhouse_test_precise ")]
+    assert float(precise.split()[1]) == 12_345_678.123456789  # the shortest text that reads back exact
+
 def test_every_exporter_registers_sent_spans_the_same_way() -> None:
     metrics = Metrics()
     counter = exporter_sent_spans(metrics, "file/a")
