@@ -38,6 +38,8 @@ KNOWN_FIELDS: Final = ("clones", "scenarioId", "preflightOnly", "transport", "tt
 # Enough to fix a request; a body of a thousand unknown keys does not get a thousand-line answer.
 MAX_PROBLEMS_SHOWN: Final = 10
 REDACTED: Final = "[redacted]"
+# A preflight provisions nothing; of the page's statuses (starting, running, ended, failed) it is ended.
+PREFLIGHT_STATUS: Final = "ended"
 NANOS_PER_SECOND: Final = 1_000_000_000
 
 Problem = tuple[str, str]  # (field path, what is wrong)
@@ -92,10 +94,6 @@ def validate_session_request(body: Any, headers: Mapping[str, str]) -> list[Prob
     for name in OBJECT_FIELDS:
         if name in body and not isinstance(body[name], dict):
             problems.append((name, f"must be an object, got {_describe(body[name])}"))
-    seeds = body.get("seeds")
-    if isinstance(seeds, dict):  # the schema's seeds: an object of strings
-        problems.extend((f"seeds.{name}", f"must be a string, got {_describe(value)}")
-                        for name, value in seeds.items() if not isinstance(value, str))
     # Depth, Unicode and number checks over everything, for the fields not already refused.
     found = find_problem(body)
     if found is not None and not any(_within(found[0], field) for field, _ in problems):
@@ -178,10 +176,11 @@ def _session(session_id: str, body: dict[str, Any], received_at_ns: int, ttl_s: 
 
 def _preflight_session(session_id: str, body: dict[str, Any], request: AdapterRequest) -> dict[str, Any]:
     """What a preflight answers: the request passed validation, and nothing was provisioned, so
-    the session is not alive and has no endpoints."""
+    the session is not alive and has no endpoints. Its status is one the page lists: `ended` (it
+    ended as it was checked, endedAt = createdAt); `preflightOnly: true` tells it from a real one."""
     session = _session(session_id, body, request.received_at_ns, 0, "")
-    session.update({"status": "preflight", "alive": False, "endpoints": {}, "apiBaseUrls": {},
-                    "preflightOnly": True})
+    session.update({"status": PREFLIGHT_STATUS, "alive": False, "endpoints": {}, "apiBaseUrls": {},
+                    "endedAt": session["createdAt"], "preflightOnly": True})
     return session
 
 

@@ -52,7 +52,7 @@ async def test_sessions_land_once_and_preflight_records_nothing(start_collector:
     running = await start_collector(CONFIG)
     status, preflight = await post_case(running, "/api/sessions", "session_doc_example")
     assert status == 200
-    assert (preflight["status"], preflight["alive"], preflight["endpoints"]) == ("preflight", False, {})
+    assert (preflight["status"], preflight["alive"], preflight["endpoints"]) == ("ended", False, {})
     assert await running.aquery("SELECT count() FROM otel.otel_traces") == [(0,)]
 
     status, created = await post_case(running, "/api/sessions", "session_idempotency_key")

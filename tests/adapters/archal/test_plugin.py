@@ -94,8 +94,11 @@ def test_preflight_validates_and_records_nothing() -> None:
     state = MemoryState()
     result = route_handler(adapter())(load_case("archal", "session_doc_example")[0], state)
     assert result.response.status == 200
-    assert result.response.body["status"] == "preflight"
-    assert result.response.body["alive"] is False
+    body = result.response.body
+    # One of the statuses the page lists (starting, running, ended, failed): nothing runs.
+    assert body["status"] == "ended" and body["status"] in ("starting", "running", "ended", "failed")
+    assert body["alive"] is False and body["preflightOnly"] is True
+    assert body["endedAt"] == body["createdAt"]
     assert result.traces is None and result.state_writes == ()
 
 
@@ -166,3 +169,18 @@ def test_plugin_and_config() -> None:
         ("max_request_body_size", "must be greater than 0")]
     routes = {(route.method, route.path) for route in PLUGIN.create(config).routes}
     assert routes == {("POST", "/api/traces"), ("POST", "/api/sessions")}
+
+
+def test_seeds_of_any_json_values_are_taken() -> None:
+    # The page types `seeds` only as `object`: values that are objects (or numbers, null) are
+    # taken and echoed, and the span flattens them like the other object fields.
+    request, _ = load_case("archal", "session_doc_example")
+    seeds = {"github": {"repo": "small-repo", "branches": 2}, "slack": None, "count": 3}
+    body = dict(request.body, seeds=seeds, preflightOnly=False)
+    result = route_handler(adapter())(dataclasses.replace(request, body=body), MemoryState())
+    assert result.response.status == 200, result.response.body
+    assert result.response.body["resolvedSeeds"] == seeds
+    assert result.traces is not None
+    attributes = {item.key: item.value for item in result.traces.resource_spans[0].scope_spans[0].spans[0].attributes}
+    assert attributes["archal.session.seeds.github.repo"].string_value == "small-repo"
+    assert attributes["archal.session.seeds.github.branches"].int_value == 2

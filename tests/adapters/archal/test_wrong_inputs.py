@@ -90,8 +90,7 @@ SESSION_CASES: list[tuple[str, Any, dict[str, str], str]] = [
       for name in ("routing", "seeds", "source", "credential", "runConfig", "scenarioDraft", "runProject")],
     *[(f"{name} an array", session(**{name: []}), {}, name)
       for name in ("routing", "seeds", "source", "credential", "runConfig", "scenarioDraft", "runProject")],
-    ("seeds of numbers", session(seeds={"github": 1}), {}, "seeds.github"),
-    ("seeds of null", session(seeds={"github": None}), {}, "seeds.github"),
+    ("seeds nested 5000 levels", session(seeds={"github": nested(5000)}), {}, "seeds.github.a"),
     ("unknown field", session(ttl=60), {}, "ttl"),
     ("unknown unicode field", session(**{"clönes 🚀": ["github"]}), {}, "clönes 🚀"),
     ("unknown field of 100000 characters", session(**{"x" * 100_000: 1}), {}, "xxx"),
