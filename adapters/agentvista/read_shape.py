@@ -61,11 +61,16 @@ def _json(text: str | None) -> Any:
         return text
 
 
-def _status(row: Mapping[str, Any]) -> str:
-    vendor = row["attributes"].get("agentvista.status")
+def _status(row: Mapping[str, Any]) -> str | None:
+    attributes = row["attributes"]
+    vendor = attributes.get("agentvista.status")
     if vendor:
         return str(vendor)
-    return "failed" if row["status_code"] in _ERROR_CODES else "completed"
+    if row["status_code"] in _ERROR_CODES:
+        return "failed"
+    # AgentVista sent no status, so the span was stored Unset: it reads back as sent (null),
+    # not as a `completed` it never claimed. Other sources' finished spans read `completed`.
+    return None if "agentvista.trace_id" in attributes else "completed"
 
 
 def _error_message(row: Mapping[str, Any]) -> str | None:

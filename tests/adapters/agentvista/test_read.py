@@ -100,6 +100,21 @@ async def test_running_and_failed_agentvista_traces(start_collector: StartCollec
     assert (trace["status"], trace["error_message"], trace["spans"]) == ("failed", "upstream timeout", [])
 
 
+async def test_a_trace_and_span_sent_without_a_status_read_back_without_one(start_collector: StartCollector
+                                                                           ) -> None:
+    # Stored Unset (nothing sent): the read API says null, as sent, not `completed`.
+    running = await start_read_collector(start_collector)
+    body = agentvista_body(BASE_NS)
+    del body["traces"][0]["trace"]["status"]
+    del body["traces"][0]["spans"][0]["status"]
+    assert (await call(running, "POST", "/api/v1/traces/batch", body))[0] == 200
+    await running.drain()
+    stored = await running.aquery("SELECT StatusCode FROM otel.otel_traces ORDER BY Timestamp")
+    assert stored == [("Unset",), ("Unset",)]
+    _, trace = await call(running, "GET", f"/api/v1/dashboard/traces/{AGENTVISTA_TRACE_ID}")
+    assert (trace["status"], [span["status"] for span in trace["spans"]]) == (None, [None])
+
+
 async def test_outcome_is_stored_and_visible_on_the_next_read(start_collector: StartCollector) -> None:
     running = await start_read_collector(start_collector)
     await store_known_traces(running, BASE_NS)

@@ -63,3 +63,17 @@ def test_a_recorded_outcome_overrides_the_declared_one() -> None:
     assert trace_header([root], SUMMARY, None, "t")[("success")] is True
     header = trace_header([root], SUMMARY, {"success": False, "outcome": None}, "t")
     assert (header["success"], header["outcome"], header["metadata"]) == (False, None, {"k": 1})
+
+
+def test_an_agentvista_span_sent_without_a_status_reads_back_without_one() -> None:
+    # Stored Unset (no status sent): the read API must not report the `completed` it never sent.
+    header = row("aaaaaaaaaaaaaaaa", scope=SCOPE_NAME, **{"agentvista.trace_id": "x"})
+    vendor = row("bbbbbbbbbbbbbbbb", "aaaaaaaaaaaaaaaa", SCOPE_NAME, start_ms=1,
+                 **{"agentvista.trace_id": "x", "agentvista.span_id": "6ba7b810-9dad-11d1-80b4-00c04fd430c8"})
+    sent = row("cccccccccccccccc", "aaaaaaaaaaaaaaaa", SCOPE_NAME, status="Ok", start_ms=2,
+               **{"agentvista.trace_id": "x", "agentvista.span_id": "7ba7b810-9dad-11d1-80b4-00c04fd430c8",
+                  "agentvista.status": "completed"})
+    otlp = row("dddddddddddddddd", "bbbbbbbbbbbbbbbb", start_ms=3)
+    assert trace_header([header, vendor, sent, otlp], SUMMARY, None, "default")["status"] is None
+    assert [span["status"] for span in vendor_spans([header, vendor, sent, otlp])] == [None, "completed",
+                                                                                       "completed"]
