@@ -40,6 +40,8 @@ MAX_LATENCY_MS: Final = 30 * 86400 * 1000.0
 OK_STATUSES: Final = frozenset({"completed", "complete", "success", "succeeded", "ok"})
 ERROR_STATUSES: Final = frozenset({"failed", "failure", "error", "errored", "timeout", "timed_out", "cancelled",
                                    "canceled", "blocked"})
+# A span status message is a summary for lists and filters; the whole error stays in aitracer.error.
+MAX_STATUS_MESSAGE_CHARS: Final = 1000
 
 
 def status_of(vendor_status: str | None, message: str | None = None) -> Status:
@@ -51,6 +53,17 @@ def status_of(vendor_status: str | None, message: str | None = None) -> Status:
     if lowered in ERROR_STATUSES:
         return Status(code=Status.StatusCode.STATUS_CODE_ERROR, message=message or vendor_status)
     return Status()
+
+
+def error_text(error: Any) -> str | None:
+    """The sender's `error` as the status message: a string as sent, an object's `message`, any
+    other value as JSON; cut to MAX_STATUS_MESSAGE_CHARS."""
+    if error is None:
+        return None
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        error = error["message"]
+    message = error if isinstance(error, str) else to_json(error)
+    return message[:MAX_STATUS_MESSAGE_CHARS] or None
 
 
 def messages(role: str, content: Any, finish_reason: str | None = None) -> str:
@@ -138,7 +151,7 @@ def to_traces(body: Mapping[str, Any], fields: _Fields, request_id: str, receive
     name = fields.action or (f"chat {fields.model}" if fields.model else "chat")
     span = Span(trace_id=link_trace_id(request_id), span_id=root_span_id(request_id), name=name,
                 kind=Span.SpanKind.SPAN_KIND_CLIENT, start_time_unix_nano=start_ns, end_time_unix_nano=end_ns,
-                status=status_of(fields.status))
+                status=status_of(fields.status, error_text(body.get("error"))))
     attributes = span.attributes
     put(attributes, "gen_ai.operation.name", "chat")
     put(attributes, "gen_ai.request.model", fields.model)

@@ -70,6 +70,23 @@ async def test_native_documented_example_field_by_field(start_collector: StartCo
     assert await running.aquery("SELECT count() FROM otel.otel_traces") == [(1,)]
 
 
+async def test_failed_native_trace_keeps_its_error_in_the_status_message(start_collector: StartCollector) -> None:
+    running = await start_collector(CONFIG)
+    body = example("aitracer", "native_failed_with_error")
+    status, answer, _ = await post(running, "/api/traces", orjson.dumps(body))
+    assert (status, answer) == (200, {"trace": {"traceId": "req_refund_007", "status": "failed"}})
+    structured = body | {"requestId": "req_refund_008", "actionName": "refund-check-2",
+                         "error": {"message": "quota exceeded", "code": 429}}
+    assert (await post(running, "/api/traces", orjson.dumps(structured)))[0] == 200
+    await running.drain()
+    rows = await running.aquery("SELECT SpanName, StatusCode, StatusMessage, SpanAttributes['aitracer.error'] "
+                                "FROM otel.otel_traces ORDER BY SpanName")
+    assert rows == [
+        ("refund-check", "Error", "upstream 502: model gateway unavailable", "upstream 502: model gateway unavailable"),
+        ("refund-check-2", "Error", "quota exceeded", '{"message":"quota exceeded","code":429}'),
+    ]
+
+
 async def test_tool_calls_and_guardrails_join_their_traces(start_collector: StartCollector) -> None:
     running = await start_collector(CONFIG)
     await post(running, "/api/traces", orjson.dumps(example("aitracer", "native_documented_example")))

@@ -119,6 +119,14 @@ def test_native_other_cases() -> None:
     assert error.response.body["error"]["message"] == "body.metrics.promptTokens: expected an integer, got a string"
 
 
+
+def test_a_failed_native_trace_carries_its_error_as_the_status_message() -> None:
+    result = check_golden(VENDOR, "native_failed_with_error", handle_native)
+    (span,) = spans_of(result)
+    assert (span.status.code, span.status.message) == (span.status.STATUS_CODE_ERROR,
+                                                       "upstream 502: model gateway unavailable")
+    assert attributes(span)["aitracer.error"] == "upstream 502: model gateway unavailable"
+
 def test_native_repeat_is_stored_once() -> None:
     request, _ = load_case(VENDOR, "native_documented_example")
     state = MemoryState()
