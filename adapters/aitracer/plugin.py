@@ -29,6 +29,7 @@ from spanhouse.collector.core.adapter_api import (
     StateWrite,
 )
 from spanhouse.collector.core.config.types import ADDRESS, DURATION
+from spanhouse.collector.server.rate_limit import RateLimitConfig
 
 DEFAULT_ENDPOINT: Final = "127.0.0.1:4412"
 TRACES_PATH: Final = "/api/traces"
@@ -39,6 +40,10 @@ TOOL_CALLS_PATH: Final = "/api/ingest/tool-calls"
 FEEDBACK_PATH: Final = "/api/ingest/feedback"
 WEBHOOKS_PATH: Final = "/api/ingest/webhooks"
 PROXY_PATH: Final = "/api/proxy/openai/responses"
+# The vendor's page promises route limits on every ingest and proxy route, so this receiver is
+# limited by default: per workspace key, generous enough for SDKs that batch their exports.
+DEFAULT_RATE_LIMIT_REQUESTS_PER_S: Final = 100.0
+DEFAULT_RATE_LIMIT_BURST_REQUESTS: Final = 200
 
 
 def _secret_problems(secrets: Sequence[str], prefix: str) -> list[tuple[str, str]]:
@@ -113,6 +118,18 @@ class WebhookSigningConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AITracerRateLimitConfig(RateLimitConfig):
+    """The receiver's `rate_limit`, on by default (the vendor's route limits)."""
+
+    requests_per_second: float = field(default=DEFAULT_RATE_LIMIT_REQUESTS_PER_S, metadata={
+        "description": "Sustained requests per second allowed per workspace key (the bearer token; the "
+                       "peer address without one), over every route of the receiver; 0 turns limiting off."})
+    burst: int = field(default=DEFAULT_RATE_LIMIT_BURST_REQUESTS, metadata={
+        "description": "Requests a workspace key may send at once before being limited; 0 means "
+                       "max(1, requests_per_second)."})
+
+
+@dataclass(frozen=True, slots=True)
 class AITracerConfig(AdapterConfig):
     endpoint: Annotated[str, ADDRESS] = field(default=DEFAULT_ENDPOINT, metadata={
         "description": "host:port this receiver listens on."})
@@ -120,6 +137,11 @@ class AITracerConfig(AdapterConfig):
         "description": "Signed delivery of POST /api/ingest/webhooks."})
     proxy: ProxyConfig = field(default_factory=ProxyConfig, metadata={
         "description": "POST /api/proxy/openai/responses: upstream and governance preflight."})
+    rate_limit: AITracerRateLimitConfig = field(default_factory=AITracerRateLimitConfig, metadata={
+        "description": "Token bucket per workspace key on every route of this receiver, on by default "
+                       f"({DEFAULT_RATE_LIMIT_REQUESTS_PER_S:g} requests/s, burst "
+                       f"{DEFAULT_RATE_LIMIT_BURST_REQUESTS}); past it, 429 with Retry-After. Every answer "
+                       "carries X-RateLimit-Remaining."})
 
     def validate(self) -> list[tuple[str, str]]:
         problems: list[tuple[str, str]] = []

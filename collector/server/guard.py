@@ -24,10 +24,12 @@ class TokenRateLimits:
     def __init__(self) -> None:
         self._limiters: dict[RateLimit, TokenBucketLimiter] = {}
 
-    def admit(self, principal: Principal) -> None:
+    def admit(self, principal: Principal) -> int | None:
+        """The requests left in the token's bucket after this one (None: the token is not
+        limited); raises ResourceExhaustedError (429 with Retry-After) past its limit."""
         limit = principal.rate_limit
         if limit is None or limit.requests_per_second <= 0:
-            return
+            return None
         limiter = self._limiters.get(limit)
         if limiter is None:
             limiter = self._limiters[limit] = TokenBucketLimiter(limit.requests_per_second, limit.burst)
@@ -35,6 +37,7 @@ class TokenRateLimits:
         if not decision.allowed:
             raise ResourceExhaustedError(f"rate limit of {limit.requests_per_second:g} requests/s for this token "
                                          "exceeded", retry_after_s=decision.retry_after_s)
+        return decision.remaining
 
 
 def rate_limits_of(host: Any) -> TokenRateLimits:
@@ -73,17 +76,22 @@ class RequestGuard:
 
     def admit(self, headers: Mapping[str, str], scope: str) -> Principal:
         """The caller, allowed `scope` and within its rate; raises a classified error otherwise."""
+        return self.admit_counted(headers, scope)[0]
+
+    def admit_counted(self, headers: Mapping[str, str], scope: str) -> tuple[Principal, int | None]:
+        """As `admit`, with the requests left in the caller's token bucket (None: not limited),
+        for receivers that send X-RateLimit-Remaining."""
         try:
             principal = self._authenticator.authenticate(headers, scope)
         except PipelineError:
             self._unauthenticated.add()
             raise
         try:
-            self._rate_limits.admit(principal)
+            remaining = self._rate_limits.admit(principal)
         except ResourceExhaustedError:
             self._rate_limited.add()
             raise
-        return principal
+        return principal, remaining
 
     def identify(self, headers: Mapping[str, str], scope: str) -> Principal:
         """The caller, as `admit` but without taking from its rate limit (already applied)."""

@@ -64,15 +64,18 @@ def receiver_config_class(config_class: type[AdapterConfig]) -> type[AdapterConf
 
 
 def _make(config_class: type[AdapterConfig]) -> type[AdapterConfig]:
-    clashes = sorted({item.name for item in dataclasses.fields(config_class)}
-                     & {item.name for item in _SETTINGS_FIELDS})
+    hints = get_type_hints(AdapterReceiverSettings, include_extras=True)
+    own = {item.name: item for item in dataclasses.fields(config_class)}
+    own_hints = get_type_hints(config_class, include_extras=True)
+    # A plugin may give a receiver setting its own default (the aitracer receiver's rate limit)
+    # by declaring it with the same type or a subclass of it; anything else is a clash.
+    clashes = sorted(name for name in own.keys() & hints.keys() if not _narrows(own_hints[name], hints[name]))
     if clashes:
         raise TypeError(f"{config_class.__name__} redefines receiver settings: {', '.join(clashes)}")
-    hints = get_type_hints(AdapterReceiverSettings, include_extras=True)
     added: list[tuple[str, Any, Any]] = [
         (item.name, hints[item.name], field(default=item.default, default_factory=item.default_factory,
                                             metadata=item.metadata))
-        for item in _SETTINGS_FIELDS]
+        for item in _SETTINGS_FIELDS if item.name not in own]
 
     def validate(self: AdapterConfig) -> list[tuple[str, str]]:
         return receiver_settings(self).validate() + config_class.validate(self)
@@ -83,3 +86,10 @@ def _make(config_class: type[AdapterConfig]) -> type[AdapterConfig]:
     made.__module__ = __name__
     result: type[AdapterConfig] = made
     return result
+
+
+def _narrows(own: Any, setting: Any) -> bool:
+    """Whether a plugin's field type may stand for a receiver setting's: the same, or a subclass."""
+    if own == setting:
+        return True
+    return isinstance(own, type) and isinstance(setting, type) and issubclass(own, setting)

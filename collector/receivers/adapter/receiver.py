@@ -61,6 +61,11 @@ ERROR_CODES: Final = {400: "bad_request", 401: "unauthorized", 403: "forbidden",
                       503: "unavailable"}
 # Where the authenticated caller of a request is kept on the aiohttp request.
 PRINCIPAL_KEY: Final = web.RequestKey("spanhouse.principal", Principal)
+# The route of everything no other route of the port takes (answered by _unrouted).
+UNROUTED_PATH: Final = "/{unrouted:.*}"
+# Requests left in the caller's token bucket (auth.rate_limit), when its token is limited.
+TOKEN_REMAINING_KEY: Final = web.RequestKey("spanhouse.token_remaining", int)
+RATE_LIMIT_REMAINING_HEADER: Final = "X-RateLimit-Remaining"
 
 
 class AdapterReceiver:
@@ -102,6 +107,13 @@ class AdapterReceiver:
             host.http_servers.add_route(self._endpoint, route.method, route.path,
                                         self._authenticated(route, self._handler(route)),
                                         self._settings.component_id, listener)
+        try:
+            # aiohttp tries the longest path prefix first, so this catch-all at "/" comes after
+            # every route of the port, whichever receiver added it.
+            host.http_servers.add_route(self._endpoint, "*", UNROUTED_PATH, self._unrouted,
+                                        self._settings.component_id, listener)
+        except RuntimeError:
+            pass  # another adapter receiver on this port answers unknown paths already
 
     def _authenticated(self, route: Route | ServiceRoute | OtlpRoute, handler: Any) -> Any:
         """Every route checks the caller first, before any limiter or body read, and answers
@@ -112,12 +124,31 @@ class AdapterReceiver:
 
         async def authenticated(request: web.Request) -> web.StreamResponse:
             try:
-                request[PRINCIPAL_KEY] = self._guard.admit(request.headers, scope)
+                request[PRINCIPAL_KEY], remaining = self._guard.admit_counted(request.headers, scope)
             except PipelineError as error:
                 return self._error(error)
+            if remaining is not None:
+                request[TOKEN_REMAINING_KEY] = remaining
             response: web.StreamResponse = await handler(request)
             return response
         return authenticated
+
+    async def _unrouted(self, request: web.Request) -> web.Response:
+        """An unknown path (404) or a method a known path does not take (405, with Allow), in the
+        adapter's error shape instead of aiohttp's plain text."""
+        allowed: set[str] = set()
+        for resource in request.app.router.resources():
+            if resource is not request.match_info.route.resource:
+                match, methods = await resource.resolve(request)
+                if match is None:
+                    allowed |= methods
+        if not allowed:
+            return _to_web(self._adapter.error_response(404, "not_found", "no route at this path"))
+        listed = ", ".join(sorted(allowed))
+        response = _to_web(self._adapter.error_response(
+            405, "method_not_allowed", f"method {request.method} is not allowed here; use {listed}"))
+        response.headers["Allow"] = listed
+        return response
 
     async def shutdown(self) -> None:
         await self._retries.shutdown()
@@ -145,12 +176,19 @@ class AdapterReceiver:
         limiter = self._rate_limiter
         if limiter is None:
             async def serve_unlimited(request: web.Request) -> web.StreamResponse:
-                return await serve(request, {})
+                token_remaining = request.get(TOKEN_REMAINING_KEY)
+                if token_remaining is None:
+                    return await serve(request, {})
+                headers = {RATE_LIMIT_REMAINING_HEADER: str(token_remaining)}
+                return _with_remaining(await serve(request, headers), headers)
             return serve_unlimited
 
         async def serve_limited(request: web.Request) -> web.StreamResponse:
             allowed, remaining, retry_after_s = limiter.check(_rate_limit_key(request))
-            headers = {"X-RateLimit-Remaining": str(remaining)}
+            token_remaining = request.get(TOKEN_REMAINING_KEY)
+            if token_remaining is not None:
+                remaining = min(remaining, token_remaining)  # what the tighter of the two allows
+            headers = {RATE_LIMIT_REMAINING_HEADER: str(remaining)}
             response: web.StreamResponse
             if not allowed:
                 response = _to_web(self._adapter.error_response(
@@ -158,9 +196,7 @@ class AdapterReceiver:
                     retry_after_s)
             else:
                 response = await serve(request, headers)
-            if not response.prepared:
-                response.headers.update(headers)
-            return response
+            return _with_remaining(response, headers)
         return serve_limited
 
     # ---- Services, for routes that need I/O ------------------------------------------
@@ -235,8 +271,12 @@ class AdapterReceiver:
     def _error(self, error: BaseException) -> web.Response:
         answer = classify(error)
         code = ERROR_CODES.get(answer.http_status, "error")
-        return _to_web(self._adapter.error_response(answer.http_status, code, answer.message, answer.retry_after_s),
-                       answer.retry_after_s)
+        response = _to_web(self._adapter.error_response(answer.http_status, code, answer.message,
+                                                        answer.retry_after_s), answer.retry_after_s)
+        if answer.http_status == 429:
+            # Whichever limit refused (the token's, the pipeline's), nothing is left for now.
+            response.headers[RATE_LIMIT_REMAINING_HEADER] = "0"
+        return response
 
     async def _serve(self, route: Route, request: web.Request) -> web.Response:
         body: Any = None
@@ -307,6 +347,15 @@ class AdapterReceiver:
 def _principal(request: web.Request) -> Principal:
     principal = request.get(PRINCIPAL_KEY)
     return principal if isinstance(principal, Principal) else OPEN_PRINCIPAL
+
+
+def _with_remaining(response: web.StreamResponse, headers: dict[str, str]) -> web.StreamResponse:
+    """`headers` set on an answer not yet sent; a 429, whoever refused, has 0 requests left."""
+    if not response.prepared:
+        response.headers.update(headers)
+        if response.status == 429:
+            response.headers[RATE_LIMIT_REMAINING_HEADER] = "0"
+    return response
 
 
 def _rate_limit_key(request: web.Request) -> str:
