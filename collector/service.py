@@ -138,8 +138,16 @@ class Service:
         await self._query_sockets.start(host.storage_providers)
         await host.http_servers.start()
         host.ready = True
-        logger.info("spanhouse is ready: %d pipeline(s), receivers %s, exporters %s",
-                    len(self.config.pipelines), ", ".join(self._receivers), ", ".join(self._exporters))
+        logger.info("spanhouse is ready: %d pipeline(s), receivers %s, exporters %s%s",
+                    len(self.config.pipelines), ", ".join(self._receivers), ", ".join(self._exporters),
+                    self._advertised_urls())
+
+    def _advertised_urls(self) -> str:
+        """The URLs of the extensions that serve people (the query_api's viewer and read API),
+        each as "; NAME URL", so that the ready line says where to look."""
+        parts = [f"{name} {url}" for extension in self._extensions
+                 for name, url in (getattr(extension, "urls", None) or {}).items()]
+        return "".join(f"; {part}" for part in parts)
 
     async def shutdown(self) -> None:
         """Stop accepting, drain every stage, close the stores. Safe twice and before start."""

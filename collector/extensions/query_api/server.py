@@ -15,6 +15,7 @@ from aiohttp import web
 
 from spanhouse.collector.auth import authenticate
 from spanhouse.collector.core.component import CreateSettings, Host
+from spanhouse.collector.core.config.types import split_address
 from spanhouse.collector.core.errors import PipelineError, RetryableError, classify
 from spanhouse.collector.core.storage import NoStorageError
 from spanhouse.collector.extensions.query_api.config import QueryApiConfig
@@ -50,6 +51,7 @@ from spanhouse.collector.server.listener import Listener, ListenerSettings, open
 logger = logging.getLogger(__name__)
 
 STATIC_DIR: Final = Path(__file__).parent / "static"
+_WILDCARD_HOSTS: Final = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 READ_SCOPE: Final = "read"
 UNREADABLE_REASON: Final = "stored traces cannot be read now, retry later"
 GROUP_BY: Final = ("agent", "model")
@@ -120,6 +122,15 @@ class QueryApi:
     def bound_port(self) -> int:
         assert self._listener is not None
         return self._listener.bound_port
+
+    @property
+    def urls(self) -> dict[str, str]:
+        """What the ready line shows: the viewer's and the read API's URLs, on the bound port."""
+        host, _ = split_address(self._config.endpoint)
+        host = _WILDCARD_HOSTS.get(host, host)  # a browser cannot open 0.0.0.0: this machine's loopback
+        base = f"http://[{host}]:{self.bound_port}" if ":" in host else f"http://{host}:{self.bound_port}"
+        urls = {"viewer": f"{base}/"} if self._config.viewer else {}
+        return {**urls, "read API": f"{base}/api/"}
 
     # ---- plumbing ------------------------------------------------------------------
 
