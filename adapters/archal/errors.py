@@ -16,6 +16,7 @@ _STATUS_TEXT: Final = {
     401: ("Unauthorized", "Missing, invalid, or expired Archal token."),
     403: ("Forbidden", "Authenticated user cannot access the requested resource."),
     404: ("Not Found", "Requested resource was not found."),
+    405: ("Method Not Allowed", "This route does not take this HTTP method."),
     413: ("Payload Too Large", "Request body is larger than this endpoint accepts."),
     415: ("Unsupported Media Type", "Request body must be application/json."),
     429: ("Too Many Requests", "Rate limit exceeded."),

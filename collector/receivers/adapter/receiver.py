@@ -7,6 +7,7 @@ the pipeline before the adapter's answer is sent, so a success means the spans w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -107,13 +108,12 @@ class AdapterReceiver:
             host.http_servers.add_route(self._endpoint, route.method, route.path,
                                         self._authenticated(route, self._handler(route)),
                                         self._settings.component_id, listener)
-        try:
-            # aiohttp tries the longest path prefix first, so this catch-all at "/" comes after
-            # every route of the port, whichever receiver added it.
+        # aiohttp tries the longest path prefix first, so this catch-all at "/" comes after every
+        # route of the port, whichever receiver added it; a second adapter receiver on the port
+        # finds it there already (RuntimeError).
+        with contextlib.suppress(RuntimeError):
             host.http_servers.add_route(self._endpoint, "*", UNROUTED_PATH, self._unrouted,
                                         self._settings.component_id, listener)
-        except RuntimeError:
-            pass  # another adapter receiver on this port answers unknown paths already
 
     def _authenticated(self, route: Route | ServiceRoute | OtlpRoute, handler: Any) -> Any:
         """Every route checks the caller first, before any limiter or body read, and answers
