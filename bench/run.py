@@ -25,7 +25,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -46,10 +46,15 @@ STORED_TIMEOUT_S: Final = 180.0
 PORT_PLACEHOLDER: Final = re.compile(r"\{port:([a-z_]+)\}")
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def free_port(taken: Collection[int] = ()) -> int:
+    """A port nothing listens on now, other than `taken`: the kernel may hand out a port it just
+    gave again once the probe is closed (seen in CI: two receivers of one config on one port)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port not in taken:
+            return port
 
 
 def render_config(template: str) -> tuple[str, dict[str, int]]:
@@ -57,7 +62,10 @@ def render_config(template: str) -> tuple[str, dict[str, int]]:
     ports: dict[str, int] = {}
 
     def port(match: re.Match[str]) -> str:
-        return str(ports.setdefault(match.group(1), free_port()))
+        name = match.group(1)
+        if name not in ports:
+            ports[name] = free_port(ports.values())
+        return str(ports[name])
 
     return PORT_PLACEHOLDER.sub(port, template), ports
 
